@@ -1,0 +1,126 @@
+"""From a corpus file to lists of token indices: normalising, tokenising, vocabulary, splits.
+
+Taught in chapter 01.
+"""
+import collections
+import os
+import re
+import zipfile
+
+from d2l import mxnet as d2l
+
+from . import data
+
+TOKEN_LEVELS = ('char', 'word')
+NORMALIZERS = ('letters', 'none')
+
+# Per registered corpus: how it is tokenised by default, and how its text is cleaned.
+CORPUS_DEFAULTS = {
+    'timemachine': dict(token='char', normalize='letters'),
+    'tinyshakespeare': dict(token='char', normalize='none'),
+    'ptb': dict(token='word', normalize='none'),
+}
+
+
+def normalize_letters(line):
+    """d2l's cleaning for The Time Machine: keep letters only, lower-cased, single spaces."""
+    return re.sub('[^A-Za-z]+', ' ', line).strip().lower()
+
+
+def tokenize(lines, token='char'):
+    """Split each line into characters or into words; a word line ends with ``<eos>``.
+
+    Taught in chapter 01. Char lines are joined by a space, so the token stream keeps the
+    line break as a word boundary.
+    """
+    if token == 'char':
+        return [list(line) for line in lines]
+    if token == 'word':
+        return [line.split() + ['<eos>'] for line in lines]
+    raise ValueError(f'unknown token level {token!r}; valid: {", ".join(TOKEN_LEVELS)}')
+
+
+class Vocab(d2l.Vocab):
+    """d2l's vocabulary (tokens sorted, ``<unk>`` included) with two additions.
+
+    Taught in chapter 01. ``to_tokens`` accepts any list (d2l 1.0.3's fails on a list of
+    length one), and ``from_tokens_list`` rebuilds a saved vocabulary exactly.
+    """
+
+    def to_tokens(self, indices):
+        if isinstance(indices, (list, tuple)) or hasattr(indices, 'tolist'):
+            return [self.idx_to_token[int(index)] for index in indices]
+        return self.idx_to_token[int(indices)]
+
+    @classmethod
+    def from_tokens_list(cls, idx_to_token):
+        """The vocabulary whose ``idx_to_token`` is exactly the given list (e.g. from JSON)."""
+        if '<unk>' not in idx_to_token or len(set(idx_to_token)) != len(idx_to_token):
+            raise ValueError('a saved vocabulary must hold <unk> and no token twice')
+        vocab = cls()
+        vocab.idx_to_token = list(idx_to_token)
+        vocab.token_to_idx = {token: idx for idx, token in enumerate(vocab.idx_to_token)}
+        return vocab
+
+
+def read_lines(name_or_path, split='train'):
+    """Lines of a registered corpus (``split`` matters for PTB only) or of a UTF-8 text file."""
+    if name_or_path == 'ptb':
+        with zipfile.ZipFile(data.fetch('ptb')) as archive:
+            text = archive.read(f'ptb/ptb.{split}.txt').decode('utf-8')
+        return text.splitlines()
+    path = data.fetch(name_or_path) if name_or_path in data.REGISTRY else name_or_path
+    if not os.path.isfile(path):
+        raise ValueError(f'{name_or_path!r} is neither a registered corpus '
+                         f'({", ".join(sorted(data.REGISTRY))}) nor a text file')
+    with open(path, encoding='utf-8') as f:
+        return f.read().splitlines()
+
+
+def to_tokens(lines, token, normalize):
+    """One flat token list: lines cleaned, tokenised and, for chars, joined by spaces."""
+    if normalize not in NORMALIZERS:
+        raise ValueError(f'unknown normalize {normalize!r}; valid: {", ".join(NORMALIZERS)}')
+    if normalize == 'letters':
+        lines = [normalize_letters(line) for line in lines]
+    if token == 'char':
+        lines = [line for line in lines if line]
+        return list(' '.join(lines))
+    return [tok for line in tokenize(lines, token) for tok in line]
+
+
+Corpus = collections.namedtuple('Corpus', ['name', 'token', 'vocab', 'train', 'valid', 'test'])
+Corpus.__doc__ = """A tokenised corpus: the vocabulary and the index lists of each split
+(``test`` is ``None`` for corpora that have no test split)."""
+
+
+def load_corpus(name_or_path, token=None, normalize=None, valid_fraction=0.1,
+                max_tokens=None, min_freq=0):
+    """Load a corpus into train/valid(/test) index lists and a vocabulary built on train.
+
+    Taught in chapter 01. PTB keeps its own train/valid/test files. Other corpora hold out
+    the last ``valid_fraction`` of their tokens for validation. ``max_tokens`` keeps only the
+    first tokens of every split (quick mode, learning curves).
+    """
+    defaults = CORPUS_DEFAULTS.get(name_or_path, dict(token='char', normalize='none'))
+    token = token or defaults['token']
+    normalize = normalize or defaults['normalize']
+    if token not in TOKEN_LEVELS:
+        raise ValueError(f'unknown token level {token!r}; valid: {", ".join(TOKEN_LEVELS)}')
+    if not 0 < valid_fraction < 1:
+        raise ValueError(f'valid_fraction must lie in (0, 1), got {valid_fraction}')
+    if name_or_path == 'ptb':
+        splits = [to_tokens(read_lines('ptb', split), token, normalize)
+                  for split in ('train', 'valid', 'test')]
+    else:
+        tokens = to_tokens(read_lines(name_or_path), token, normalize)
+        if not tokens:
+            raise ValueError(f'{name_or_path!r} holds no tokens (is the file empty?)')
+        num_train = int(len(tokens) * (1 - valid_fraction))
+        splits = [tokens[:num_train], tokens[num_train:], None]
+    if max_tokens is not None:
+        splits = [split[:max_tokens] if split is not None else None for split in splits]
+    vocab = Vocab(splits[0], min_freq=min_freq)
+    indices = [vocab[split] if split is not None else None for split in splits]
+    name = os.path.basename(name_or_path) if name_or_path not in data.REGISTRY else name_or_path
+    return Corpus(name, token, vocab, *indices)

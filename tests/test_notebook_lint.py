@@ -1,0 +1,46 @@
+"""What a reader opens must be a clean, complete run of each chapter."""
+import glob
+import json
+import os
+
+import nbformat
+import pytest
+
+CHAPTERS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), '..', 'chapters', '*.ipynb')))
+MAX_OUTPUT_BYTES = 1_500_000
+
+
+def code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == 'code']
+
+
+def test_chapters_exist_and_are_numbered():
+    names = [os.path.basename(p) for p in CHAPTERS]
+    assert names and names[0].startswith('01_')
+    assert [n[:2] for n in names] == [f'{i:02d}' for i in range(1, len(names) + 1)]
+
+
+@pytest.mark.parametrize('path', CHAPTERS, ids=os.path.basename)
+def test_first_code_cell_selects_inline_backend(path):
+    assert code_cells(path)[0].source.startswith('%matplotlib inline')
+
+
+@pytest.mark.parametrize('path', CHAPTERS, ids=os.path.basename)
+def test_executed_top_to_bottom_without_errors_or_stderr(path):
+    cells = code_cells(path)
+    assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1)), \
+        'store the notebook as executed top to bottom by `make book`'
+    for cell in cells:
+        for output in cell.outputs:
+            assert output.output_type != 'error', f'error output in cell {cell.execution_count}'
+            assert not (output.output_type == 'stream' and output.name == 'stderr'), \
+                f'stderr in cell {cell.execution_count}: {output.text[:200]!r}'
+
+
+@pytest.mark.parametrize('path', CHAPTERS, ids=os.path.basename)
+def test_output_size_and_checked_cells(path):
+    cells = code_cells(path)
+    size = sum(len(json.dumps(c.outputs)) for c in cells)
+    assert size < MAX_OUTPUT_BYTES, f'outputs take {size} bytes (cap {MAX_OUTPUT_BYTES})'
+    assert any('nbval-check-output' in c.metadata.get('tags', []) for c in cells), \
+        'each chapter compares at least one deterministic cell under nbval'

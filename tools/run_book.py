@@ -1,0 +1,48 @@
+"""Execute every chapter top to bottom in full mode; store the outputs; write build/.
+
+Run by `make book`. Each chapter runs in a fresh kernel with D2LRNN_QUICK unset and the
+thread count fixed by the Makefile, so the stored outputs are what a reader reproduces.
+Executed notebooks go to build/notebooks/ and back into chapters/, HTML to build/html/.
+"""
+import glob
+import os
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(patterns):
+    os.environ.pop('D2LRNN_QUICK', None)
+    chapters = sorted(glob.glob(os.path.join(ROOT, 'chapters', '*.ipynb')))
+    if patterns:
+        chapters = [c for c in chapters if any(p in os.path.basename(c) for p in patterns)]
+    for sub in ('notebooks', 'html'):
+        os.makedirs(os.path.join(ROOT, 'build', sub), exist_ok=True)
+    times = []
+    for path in chapters:
+        name = os.path.basename(path)
+        print(f'executing {name} ...', flush=True)
+        start = time.time()
+        notebook = nbformat.read(path, as_version=4)
+        NotebookClient(notebook, timeout=None, kernel_name='python3',
+                       resources={'metadata': {'path': os.path.dirname(path)}}).execute()
+        times.append((name, time.time() - start))
+        nbformat.write(notebook, os.path.join(ROOT, 'build', 'notebooks', name))
+        nbformat.write(notebook, path)
+        html, _ = HTMLExporter().from_notebook_node(notebook)
+        with open(os.path.join(ROOT, 'build', 'html', name[:-len('.ipynb')] + '.html'),
+                  'w', encoding='utf-8') as f:
+            f.write(html)
+    print('\nper-chapter times')
+    for name, seconds in times:
+        print(f'  {name:<40} {seconds:7.1f} s')
+    print(f'  {"total":<40} {sum(s for _, s in times):7.1f} s')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
