@@ -1,0 +1,138 @@
+"""One training loop for every language model in the book, scratch or gluon.
+
+Taught in chapter 02. A model is anything callable as ``model(X, state) -> (logits, state)``
+with ``X`` of shape (batch_size, num_steps), logits of shape (num_steps * batch_size,
+vocab_size) in time-major order, and a ``begin_state(batch_size, ctx)`` method. Scratch models
+expose their arrays as ``model.params`` and are updated by minibatch SGD; gluon blocks are
+updated by a ``gluon.Trainer``.
+"""
+import math
+import time
+
+import numpy as np
+from mxnet import autograd, gluon, nd
+
+from .iterators import SeqDataLoader, bptt_batches
+from .plotting import PerplexityPlot
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss or the gradient norm became NaN or infinite; the parameters were not updated."""
+
+
+def detach(state):
+    """The state with every array cut from the autograd graph (nested tuples kept).
+
+    Taught in chapter 02: carrying the state across minibatches without detaching it would
+    backpropagate through the whole epoch.
+    """
+    if isinstance(state, (list, tuple)):
+        return type(state)(detach(s) for s in state)
+    return state.detach()
+
+
+class Updater:
+    """Plain SGD for a scratch model's ``params``, a ``gluon.Trainer`` for a gluon block.
+
+    Taught in chapter 02. The loss is a mean over tokens, so the step is ``lr * grad``.
+    """
+
+    def __init__(self, model, lr, ctx):
+        self.lr = lr
+        if isinstance(model, gluon.Block):
+            params = [p for p in model.collect_params().values() if p.grad_req != 'null']
+            self.trainer = gluon.Trainer(params, 'sgd', {'learning_rate': lr})
+            self.grads = [p.grad(ctx) for p in params]
+        else:
+            self.trainer, self.params = None, model.params
+            self.grads = [p.grad for p in self.params]
+
+    def set_learning_rate(self, lr):
+        self.lr = lr
+        if self.trainer is not None:
+            self.trainer.set_learning_rate(lr)
+
+    def step(self):
+        if self.trainer is not None:
+            self.trainer.step(1)
+        else:
+            for param in self.params:
+                param[:] -= self.lr * param.grad
+
+
+def train_epoch(model, loader, updater, ctx, clip_theta=1.0, epoch=1, on_batch=None):
+    """Train one epoch; return (training perplexity, tokens per second).
+
+    Taught in chapter 02. With sequential minibatches the state is carried from one minibatch
+    to the next and detached; with random ones it is re-initialised for every minibatch.
+    Gradients are clipped to global norm ``clip_theta``. A NaN or infinite loss stops training
+    before the parameters are touched. ``on_batch(num_tokens, loss)`` is called after each
+    update (the command line's progress bar).
+    """
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    state, total_loss, num_tokens = None, 0.0, 0
+    start = time.time()
+    for batch, (X, Y) in enumerate(loader, start=1):
+        if state is None or loader.use_random_iter:
+            state = model.begin_state(X.shape[0], ctx)
+        else:
+            state = detach(state)
+        X, y = nd.array(X, ctx=ctx), nd.array(Y.T.reshape(-1), ctx=ctx)
+        with autograd.record():
+            logits, state = model(X, state)
+            loss = loss_fn(logits, y).mean()
+        loss.backward()
+        norm = gluon.utils.clip_global_norm(updater.grads, clip_theta, check_isfinite=False)
+        loss_value, norm_value = nd.concat(loss, norm.reshape((1,)), dim=0).asnumpy()
+        if not (np.isfinite(loss_value) and np.isfinite(norm_value)):
+            raise NonFiniteLossError(
+                f'the loss became {loss_value} (gradient norm {norm_value}) at epoch {epoch}, '
+                f'minibatch {batch}; training stopped before this update. Try a smaller '
+                f'learning rate or a smaller clip_theta.')
+        updater.step()
+        total_loss += float(loss_value) * y.size
+        num_tokens += y.size
+        if on_batch:
+            on_batch(y.size, float(loss_value))
+    return math.exp(total_loss / num_tokens), num_tokens / (time.time() - start)
+
+
+def evaluate_perplexity(model, corpus, ctx, batch_size=10, num_steps=35):
+    """Perplexity over every token of ``corpus`` (a list of indices), state carried.
+
+    Taught in chapter 02. Nothing is recorded, so dropout (chapter 07) is off.
+    """
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    state, total_loss, num_tokens = model.begin_state(batch_size, ctx), 0.0, 0
+    for X, Y in bptt_batches(corpus, batch_size, num_steps):
+        logits, state = model(nd.array(X, ctx=ctx), state)
+        total_loss += loss_fn(logits, nd.array(Y.T.reshape(-1), ctx=ctx)).sum()
+        num_tokens += Y.size
+    return math.exp(float(total_loss.asscalar()) / num_tokens)
+
+
+def train(model, corpus, lr, num_epochs, ctx, batch_size=32, num_steps=35,
+          use_random_iter=False, clip_theta=1.0, eval_batch_size=10, plot=True,
+          on_batch=None, on_epoch=None):
+    """Train on ``corpus.train``; after each epoch measure perplexity on ``corpus.valid``.
+
+    Taught in chapter 02. Returns the history: one dict per epoch with ``epoch``,
+    ``train_ppl``, ``val_ppl``, ``tokens_per_s`` (training only) and ``seconds``. With
+    ``plot`` the two perplexities are drawn live (in place in a notebook). ``on_batch`` goes
+    to ``train_epoch``; ``on_epoch(record)`` is called with each epoch's record.
+    """
+    loader = SeqDataLoader(corpus.train, batch_size, num_steps, use_random_iter)
+    updater = Updater(model, lr, ctx)
+    figure = PerplexityPlot() if plot else None
+    history = []
+    for epoch in range(1, num_epochs + 1):
+        start = time.time()
+        train_ppl, speed = train_epoch(model, loader, updater, ctx, clip_theta, epoch, on_batch)
+        val_ppl = evaluate_perplexity(model, corpus.valid, ctx, eval_batch_size, num_steps)
+        history.append(dict(epoch=epoch, train_ppl=train_ppl, val_ppl=val_ppl,
+                            tokens_per_s=speed, seconds=time.time() - start))
+        if figure:
+            figure.update(history)
+        if on_epoch:
+            on_epoch(history[-1])
+    return history

@@ -1,0 +1,118 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from d2lrnn.generation import predict
+from d2lrnn.models import RNNModel
+from d2lrnn.runtime import seed_everything
+from d2lrnn.text import load_corpus
+from d2lrnn.training import NonFiniteLossError, evaluate_perplexity, train
+
+TEXT = ('the time traveller for so it will be convenient to speak of him was expounding '
+        'a recondite matter to us his grey eyes shone and twinkled ') * 40
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / 'tiny.txt'
+    path.write_text(TEXT, encoding='utf-8')
+    return load_corpus(str(path))
+
+
+def small_model(corpus, cell='lstm'):
+    model = RNNModel(cell, len(corpus.vocab), 16, num_layers=2)
+    model.initialize(mx.init.Xavier(), ctx=mx.cpu())
+    return model
+
+
+def test_history_records_and_learning(corpus):
+    seed_everything(0)
+    model = small_model(corpus)
+    history = train(model, corpus, lr=2, num_epochs=4, ctx=mx.cpu(), batch_size=4,
+                    num_steps=10, plot=False)
+    assert [h['epoch'] for h in history] == [1, 2, 3, 4]
+    for record in history:
+        assert set(record) == {'epoch', 'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'}
+        assert record['tokens_per_s'] > 0 and record['seconds'] > 0
+    assert history[-1]['train_ppl'] < history[0]['train_ppl'] < len(corpus.vocab) * 1.5
+
+
+def test_evaluate_perplexity_of_uniform_model_is_vocab_size(corpus):
+    model = small_model(corpus)
+    model.initialize(mx.init.Zero(), force_reinit=True)  # all logits equal
+    ppl = evaluate_perplexity(model, corpus.valid, mx.cpu(), batch_size=2, num_steps=7)
+    assert math.isclose(ppl, len(corpus.vocab), rel_tol=1e-5)
+
+
+def test_nan_loss_stops_with_epoch_and_minibatch(corpus):
+    model = small_model(corpus)
+    before = {k: v.data().copy() for k, v in model.collect_params().items()}
+    model.dense.bias.set_data(mx.nd.full(model.dense.bias.shape, np.nan))
+    with pytest.raises(NonFiniteLossError, match='at epoch 1, minibatch 1'):
+        train(model, corpus, lr=1, num_epochs=1, ctx=mx.cpu(), batch_size=4, num_steps=10,
+              plot=False)
+    for key, value in model.collect_params().items():
+        if key != model.dense.bias.name:  # nothing else was touched by the failed step
+            np.testing.assert_array_equal(value.data().asnumpy(), before[key].asnumpy())
+
+
+RUN = r'''
+import json, sys, mxnet as mx
+from d2lrnn.models import RNNModel
+from d2lrnn.runtime import seed_everything
+from d2lrnn.text import load_corpus
+from d2lrnn.training import train
+seed_everything(7)
+corpus = load_corpus(sys.argv[1])
+model = RNNModel('gru', len(corpus.vocab), 16, num_layers=2)
+model.initialize(mx.init.Xavier())
+history = train(model, corpus, lr=1, num_epochs=2, ctx=mx.cpu(), batch_size=4, num_steps=8,
+                use_random_iter=True, plot=False)
+print(json.dumps([[h['train_ppl'], h['val_ppl']] for h in history]))
+'''
+
+
+def test_same_seed_same_threads_gives_bit_identical_history(tmp_path):
+    path = tmp_path / 'tiny.txt'
+    path.write_text(TEXT, encoding='utf-8')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    runs = [subprocess.run([sys.executable, '-c', RUN, str(path)], env=env, check=True,
+                           capture_output=True, text=True).stdout.splitlines()[-1]
+            for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert len(json.loads(runs[0])) == 2
+
+
+def test_generation_is_seeded_and_reports_unknown_tokens(corpus, capsys):
+    seed_everything(0)
+    model = small_model(corpus)
+    greedy = predict('the time', 20, model, corpus.vocab, mx.cpu())
+    assert greedy.startswith('the time') and len(greedy) == len('the time') + 20
+    sampled = [predict('the', 30, model, corpus.vocab, mx.cpu(), temperature=1.0, top_k=5,
+                       seed=3) for _ in range(2)]
+    assert sampled[0] == sampled[1]
+    assert capsys.readouterr().out == ''
+    predict('the Q!', 5, model, corpus.vocab, mx.cpu())
+    assert "not in the vocabulary, read as <unk>: '!', 'Q'" in capsys.readouterr().out
+
+
+def test_generation_top_k_one_is_greedy(corpus):
+    model = small_model(corpus)
+    greedy = predict('the', 15, model, corpus.vocab, mx.cpu())
+    assert predict('the', 15, model, corpus.vocab, mx.cpu(), temperature=0.7, top_k=1,
+                   seed=0) == greedy
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(temperature=-1), 'temperature must be >= 0'),
+    (dict(top_k=0), 'top_k must lie in'),
+])
+def test_generation_bad_input(corpus, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        predict('the', 3, small_model(corpus), corpus.vocab, mx.cpu(), **kwargs)
