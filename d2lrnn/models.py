@@ -87,3 +87,13 @@ class RNNModel(gluon.HybridBlock):
 
     def begin_state(self, batch_size, ctx=None):
         return self.rnn.begin_state(batch_size=batch_size, ctx=ctx)
+
+
+def count_params(model):
+    """Number of trainable numbers in a scratch model or a gluon block.
+
+    Taught in chapter 02.
+    """
+    if isinstance(model, gluon.Block):
+        return sum(p.data().size for p in model.collect_params().values())
+    return sum(p.size for p in model.params)

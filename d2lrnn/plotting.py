@@ -46,3 +46,34 @@ class PerplexityPlot:
 
     def save(self, path):
         self.fig.savefig(path)
+
+
+def plot_histories(histories, key='val_ppl', ylabel='validation perplexity'):
+    """One curve of ``key`` per epoch for each labelled history; returns the Figure.
+
+    Taught in chapter 02.
+    """
+    fig = Figure(figsize=(5, 3), layout='tight')
+    ax = fig.add_subplot()
+    for label, history in histories.items():
+        ax.plot([h['epoch'] for h in history], [h[key] for h in history], label=label)
+    ax.set(xlabel='epoch', ylabel=ylabel)
+    ax.legend()
+    ax.grid(True)
+    return fig
+
+
+def comparison_table(results):
+    """A Markdown table comparing runs: ``results`` maps a label to (parameters, history).
+
+    Taught in chapter 02. Shows the last epoch's perplexities, the median training speed and
+    the total wall time.
+    """
+    lines = ['| model | parameters | train ppl | validation ppl | tokens/s | seconds |',
+             '|---|---:|---:|---:|---:|---:|']
+    for label, (num_params, history) in results.items():
+        speeds = sorted(h['tokens_per_s'] for h in history)
+        lines.append(f'| {label} | {num_params:,} | {history[-1]["train_ppl"]:.2f} '
+                     f'| {history[-1]["val_ppl"]:.2f} | {speeds[len(speeds) // 2]:,.0f} '
+                     f'| {sum(h["seconds"] for h in history):.0f} |')
+    return '\n'.join(lines)

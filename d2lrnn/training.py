@@ -16,6 +16,9 @@ from .iterators import SeqDataLoader, bptt_batches
 from .plotting import PerplexityPlot
 
 
+_LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss or the gradient norm became NaN or infinite; the parameters were not updated."""
 
@@ -60,16 +63,35 @@ class Updater:
                 param[:] -= self.lr * param.grad
 
 
+def train_step(model, updater, X, Y, state, ctx, clip_theta=1.0):
+    """One update on the minibatch ``(X, Y)`` (NumPy arrays, (batch_size, num_steps)).
+
+    Taught in chapter 02: forward, mean cross-entropy over the tokens, backward, clipping to
+    global norm ``clip_theta``, update. Returns (loss, new state). A NaN or infinite loss or
+    gradient raises ``NonFiniteLossError`` before the parameters are touched.
+    """
+    X, y = nd.array(X, ctx=ctx), nd.array(Y.T.reshape(-1), ctx=ctx)
+    with autograd.record():
+        logits, state = model(X, state)
+        loss = _LOSS(logits, y).mean()
+    loss.backward()
+    norm = gluon.utils.clip_global_norm(updater.grads, clip_theta, check_isfinite=False)
+    loss_value, norm_value = nd.concat(loss, norm.reshape((1,)), dim=0).asnumpy()
+    if not (np.isfinite(loss_value) and np.isfinite(norm_value)):
+        raise NonFiniteLossError(f'the loss became {loss_value} (gradient norm {norm_value})')
+    updater.step()
+    return float(loss_value), state
+
+
 def train_epoch(model, loader, updater, ctx, clip_theta=1.0, epoch=1, on_batch=None):
     """Train one epoch; return (training perplexity, tokens per second).
 
     Taught in chapter 02. With sequential minibatches the state is carried from one minibatch
     to the next and detached; with random ones it is re-initialised for every minibatch.
-    Gradients are clipped to global norm ``clip_theta``. A NaN or infinite loss stops training
-    before the parameters are touched. ``on_batch(num_tokens, loss)`` is called after each
-    update (the command line's progress bar).
+    A NaN or infinite loss stops training before the parameters are touched, naming the epoch
+    and minibatch. ``on_batch(num_tokens, loss)`` is called after each update (the command
+    line's progress bar).
     """
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     state, total_loss, num_tokens = None, 0.0, 0
     start = time.time()
     for batch, (X, Y) in enumerate(loader, start=1):
@@ -77,23 +99,16 @@ def train_epoch(model, loader, updater, ctx, clip_theta=1.0, epoch=1, on_batch=N
             state = model.begin_state(X.shape[0], ctx)
         else:
             state = detach(state)
-        X, y = nd.array(X, ctx=ctx), nd.array(Y.T.reshape(-1), ctx=ctx)
-        with autograd.record():
-            logits, state = model(X, state)
-            loss = loss_fn(logits, y).mean()
-        loss.backward()
-        norm = gluon.utils.clip_global_norm(updater.grads, clip_theta, check_isfinite=False)
-        loss_value, norm_value = nd.concat(loss, norm.reshape((1,)), dim=0).asnumpy()
-        if not (np.isfinite(loss_value) and np.isfinite(norm_value)):
+        try:
+            loss, state = train_step(model, updater, X, Y, state, ctx, clip_theta)
+        except NonFiniteLossError as err:
             raise NonFiniteLossError(
-                f'the loss became {loss_value} (gradient norm {norm_value}) at epoch {epoch}, '
-                f'minibatch {batch}; training stopped before this update. Try a smaller '
-                f'learning rate or a smaller clip_theta.')
-        updater.step()
-        total_loss += float(loss_value) * y.size
-        num_tokens += y.size
+                f'{err} at epoch {epoch}, minibatch {batch}; training stopped before this '
+                'update. Try a smaller learning rate or a smaller clip_theta.') from None
+        total_loss += loss * Y.size
+        num_tokens += Y.size
         if on_batch:
-            on_batch(y.size, float(loss_value))
+            on_batch(Y.size, loss)
     return math.exp(total_loss / num_tokens), num_tokens / (time.time() - start)
 
 
@@ -102,11 +117,10 @@ def evaluate_perplexity(model, corpus, ctx, batch_size=10, num_steps=35):
 
     Taught in chapter 02. Nothing is recorded, so dropout (chapter 07) is off.
     """
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     state, total_loss, num_tokens = model.begin_state(batch_size, ctx), 0.0, 0
     for X, Y in bptt_batches(corpus, batch_size, num_steps):
         logits, state = model(nd.array(X, ctx=ctx), state)
-        total_loss += loss_fn(logits, nd.array(Y.T.reshape(-1), ctx=ctx)).sum()
+        total_loss += _LOSS(logits, nd.array(Y.T.reshape(-1), ctx=ctx)).sum()
         num_tokens += Y.size
     return math.exp(float(total_loss.asscalar()) / num_tokens)
 
