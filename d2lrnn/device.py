@@ -16,8 +16,10 @@ def gpu_problem(i=0):
         mx.nd.dot(x, x).asnumpy()
         return None
     except mx.base.MXNetError as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f'GPU {i} cannot run MXNet kernels ({first_line[:120]})'
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        reason = next((line for line in lines if line.startswith('MXNetError')),
+                      lines[-1] if lines else type(err).__name__)
+        return f'GPU {i} cannot run MXNet kernels ({reason[:120]})'
 
 
 def try_gpu(i=0, verbose=True):

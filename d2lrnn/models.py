@@ -51,7 +51,7 @@ class RNNModel(gluon.HybridBlock):
 
     Taught in chapter 04. ``cell`` is one of ``rnn``, ``gru``, ``lstm``; the fused layer stacks
     ``num_layers`` layers of ``num_hiddens`` units with ``dropout`` between layers (not on the
-    recurrent path). ``embed_size=None`` feeds one-hot vectors. Call it as ``model(X, state)``
+    recurrent path); the plain RNN uses tanh, as in chapter 02 (gluon's default is ReLU). ``embed_size=None`` feeds one-hot vectors. Call it as ``model(X, state)``
     with ``X`` of shape (batch_size, num_steps); it returns logits of shape
     (num_steps * batch_size, vocab_size) and the new state. Hybridizable.
     """
@@ -73,8 +73,9 @@ class RNNModel(gluon.HybridBlock):
         self.num_hiddens, self.num_layers = num_hiddens, num_layers
         with self.name_scope():
             self.embedding = (nn.Embedding(vocab_size, embed_size) if embed_size else None)
+            extra = {'activation': 'tanh'} if cell == 'rnn' else {}
             self.rnn = FUSED_LAYERS[cell](num_hiddens, num_layers, dropout=dropout,
-                                          input_size=embed_size or vocab_size)
+                                          input_size=embed_size or vocab_size, **extra)
             self.dense = nn.Dense(vocab_size, in_units=num_hiddens)
 
     def hybrid_forward(self, F, X, state):

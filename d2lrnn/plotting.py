@@ -30,8 +30,8 @@ class PerplexityPlot:
     def update(self, history):
         epochs = [h['epoch'] for h in history]
         self.ax.cla()
-        self.ax.plot(epochs, [h['train_ppl'] for h in history], '-', label='train')
-        self.ax.plot(epochs, [h['val_ppl'] for h in history], '--', label='validation')
+        self.ax.plot(epochs, [h['train_ppl'] for h in history], 'o-', label='train')
+        self.ax.plot(epochs, [h['val_ppl'] for h in history], 's--', label='validation')
         self.ax.set(xlabel='epoch', ylabel='perplexity', xlim=(1, max(epochs[-1], 2)))
         if self.title:
             self.ax.set_title(self.title)

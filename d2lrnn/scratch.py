@@ -15,6 +15,7 @@ from mxnet.gluon import rnn
 class DeepScratchBase:
     """What the three bodies share: parameters per layer, the state, the loop over layers.
 
+    Taught in chapter 02.
     A subclass lists its ``GATES``; gate ``g`` of every layer owns ``W_x<g>`` (D, H) in layer 0
     and (H, H) above, ``W_h<g>`` (H, H) and the biases ``bias_names(g)``, each (H,). ``params``
     lists them layer by layer, gate by gate, in that order. The subclass writes ``step``, one
@@ -118,6 +119,7 @@ class DeepScratchBase:
 class RNNScratch(DeepScratchBase):
     """Deep RNN: H_t^(l) = phi(H_t^(l-1) W_xh^(l) + H_{t-1}^(l) W_hh^(l) + b_h^(l)).
 
+    Taught in chapter 02.
     Parameters per layer: ``W_xh``, ``W_hh``, ``b_h``. ``activation`` is 'tanh' or 'relu'.
     """
     GATES = ('h',)
@@ -142,6 +144,7 @@ class RNNScratch(DeepScratchBase):
 class GRUScratch(DeepScratchBase):
     """Deep GRU: reset gate r, update gate z, candidate n; H_new = z * H + (1 - z) * n.
 
+    Taught in chapter 03.
     ``reset_after=True`` (cuDNN's and MXNet's fused form):
     n = tanh(X W_xn + b_xn + r * (H W_hn + b_hn)); parameters per layer ``W_xr, W_hr, b_r,
     W_xz, W_hz, b_z, W_xn, W_hn, b_xn, b_hn``. ``reset_after=False`` (Cho et al., the usual
@@ -176,6 +179,7 @@ class GRUScratch(DeepScratchBase):
 class LSTMScratch(DeepScratchBase):
     """Deep LSTM: gates i, f, o (sigmoid), candidate g (tanh); C = f*C + i*g, H = o*tanh(C).
 
+    Taught in chapter 03.
     Parameters per layer ``W_x<g>, W_h<g>, b_<g>`` for g in i, f, g, o; state per layer (H, C).
     """
     GATES = ('i', 'f', 'g', 'o')
@@ -198,14 +202,20 @@ CELLS = {'rnn': RNNScratch, 'gru': GRUScratch, 'lstm': LSTMScratch}
 
 
 def make_scratch(cell, num_inputs, num_hiddens, num_layers, **kwargs):
-    """A scratch body of kind ``cell`` ('rnn', 'gru' or 'lstm'); ``kwargs`` go to its class."""
+    """A scratch body of kind ``cell`` ('rnn', 'gru' or 'lstm'); ``kwargs`` go to its class.
+
+    Taught in chapter 03.
+    """
     if cell not in CELLS:
         raise ValueError(f'unknown cell type {cell!r}; valid: {", ".join(sorted(CELLS))}')
     return CELLS[cell](num_inputs, num_hiddens, num_layers, **kwargs)
 
 
 def fused_layer_like(scratch):
-    """An initialised fused ``gluon.rnn`` layer (layout 'TNC') matching the scratch body."""
+    """An initialised fused ``gluon.rnn`` layer (layout 'TNC') matching the scratch body.
+
+    Taught in chapter 03.
+    """
     if isinstance(scratch, GRUScratch) and not scratch.reset_after:
         raise ValueError('the fused GRU computes the reset-after form '
                          'n = tanh(X W_xn + b_xn + r * (H W_hn + b_hn)); build the GRUScratch '
@@ -243,7 +253,10 @@ def _fused_params(fused):
 
 
 def copy_to_fused(scratch, fused):
-    """Copy the scratch body's parameters into the fused layer (a single bias goes to i2h_bias)."""
+    """Copy the scratch body's parameters into the fused layer (a single bias goes to i2h_bias).
+
+    Taught in chapter 03.
+    """
     def block(param, copied):  # the weight transposed to (H, D), the bias, or zeros
         if not copied:
             return nd.zeros_like(param)
@@ -277,6 +290,7 @@ def _unstack_state(scratch, stacked):
 def fused_parity(scratch, seq_len=5, batch_size=3, seed=0):
     """Max absolute differences between the scratch body and its fused twin, deterministic.
 
+    Taught in chapter 03.
     Overwrites the scratch biases with random values (zero biases would hide a misplaced one),
     runs both on the same random inputs and random initial state, and backpropagates a
     random-weighted sum of the outputs and final states. Returns a dict with the keys

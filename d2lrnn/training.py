@@ -104,7 +104,7 @@ def train_epoch(model, loader, updater, ctx, clip_theta=1.0, epoch=1, on_batch=N
         except NonFiniteLossError as err:
             raise NonFiniteLossError(
                 f'{err} at epoch {epoch}, minibatch {batch}; training stopped before this '
-                'update. Try a smaller learning rate or a smaller clip_theta.') from None
+                'update. Try a smaller learning rate or a smaller clipping threshold.') from None
         total_loss += loss * Y.size
         num_tokens += Y.size
         if on_batch:

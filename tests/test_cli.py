@@ -1,0 +1,175 @@
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+
+import mxnet as mx
+import pytest
+
+from d2lrnn import device, training
+from d2lrnn.cli import main
+from d2lrnn.training import NonFiniteLossError
+
+TINY = ['--num-hiddens', '16', '--batch-size', '4', '--num-steps', '10', '--epochs', '1',
+        '--device', 'cpu']
+FILES = {'config.json', 'vocab.json', 'model.params', 'metrics.jsonl', 'perplexity.png'}
+
+
+@pytest.fixture(scope='module')
+def text_file(tmp_path_factory):
+    """About 4 KB of generated sentences."""
+    rng = random.Random(0)
+    words = 'the time traveller machine went far into future and saw people of it'.split()
+    text = '\n'.join(' '.join(rng.choice(words) for _ in range(10)) + '.' for _ in range(70))
+    path = tmp_path_factory.mktemp('corpus') / 'tiny.txt'
+    path.write_text(text, encoding='utf-8')
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def run_dir(text_file, tmp_path_factory):
+    """A 2-layer GRU trained for 2 epochs by ``train``."""
+    out = str(tmp_path_factory.mktemp('runs') / 'gru')
+    main(['train', '--corpus', text_file, '--cell', 'gru', '--num-layers', '2', '--out', out,
+          *TINY, '--epochs', '2'])
+    return out
+
+
+def test_train_writes_checkpoint_metrics_and_plot(run_dir):
+    assert set(os.listdir(run_dir)) == FILES  # and no temporary files
+    with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
+        records = [json.loads(line) for line in f]
+    assert [r['epoch'] for r in records] == [1, 2]
+    for record in records:
+        assert {'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'} <= set(record)
+    with open(os.path.join(run_dir, 'config.json')) as f:
+        config = json.load(f)
+    assert config['model'] == dict(cell='gru', vocab_size=config['model']['vocab_size'],
+                                   num_hiddens=16, num_layers=2, embed_size=None, dropout=0.0)
+    assert config['corpus']['token'] == 'char' and config['training']['batch_size'] == 4
+    assert os.path.getsize(os.path.join(run_dir, 'perplexity.png')) > 1000
+
+
+def generate(run_dir, capsys, *options):
+    main(['generate', '--run', run_dir, '--prefix', 'the time', '--length', '30',
+          '--device', 'cpu', *options])
+    return capsys.readouterr().out
+
+
+def test_generate_continues_the_prefix_deterministically(run_dir, capsys):
+    text = generate(run_dir, capsys)
+    assert text.startswith('the time') and len(text) == len('the time') + 30 + 1  # newline
+    sampled = [generate(run_dir, capsys, '--temperature', '1', '--seed', str(seed))
+               for seed in (3, 3, 4)]
+    assert sampled[0] == sampled[1] != sampled[2]
+    assert all(s.startswith('the time') for s in sampled)
+
+
+def test_compare_writes_one_row_per_cell_and_depth(text_file, tmp_path, capsys):
+    main(['compare', '--corpus', text_file, '--cells', 'gru', 'lstm', '--num-layers', '1', '2',
+          '--out', str(tmp_path), *TINY])
+    with open(tmp_path / 'results.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [(r['cell'], r['layers']) for r in rows] == [('gru', '1'), ('gru', '2'),
+                                                        ('lstm', '1'), ('lstm', '2')]
+    assert all(float(r['val_ppl']) > 1 and int(r['parameters']) > 0 for r in rows)
+    table = (tmp_path / 'results.md').read_text().splitlines()
+    assert table[0].startswith('| cell | layers | parameters') and len(table) == 2 + 4
+    assert set(os.listdir(tmp_path / 'lstm-L2')) == FILES
+    assert '| lstm | 2 |' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('argv, expected', [
+    (['--cell', 'cnn'],
+     "argument --cell: invalid choice: 'cnn' (choose from 'gru', 'lstm', 'rnn')"),
+    (['--num-layers', '0'], "argument --num-layers: must be an integer >= 1, got '0'"),
+    (['--dropout', '1.5'], "argument --dropout: must be a number in [0, 1), got '1.5'"),
+    (['--corpus', 'missing.txt'], 'must be one of ptb, timemachine, tinyshakespeare or an '
+                                  "existing UTF-8 text file; 'missing.txt' is neither"),
+    (['--device', 'tpu'], "invalid choice: 'tpu' (choose from 'auto', 'cpu', 'gpu')"),
+])
+def test_invalid_option_exits_2_with_one_line_naming_the_valid_values(
+        argv, expected, text_file, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--corpus', text_file, '--out', str(tmp_path / 'run'), *argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and expected in err and err.count('\n') == 1
+    assert not os.path.exists(tmp_path / 'run')
+
+
+def test_invalid_compare_and_generate_options(text_file, tmp_path, capsys):
+    for argv, expected in [
+            (['compare', '--corpus', text_file, '--out', str(tmp_path), '--cells', 'gru', 'x'],
+             "invalid choice: 'x' (choose from 'gru', 'lstm', 'rnn')"),
+            (['generate', '--run', str(tmp_path), '--prefix', 'a', '--temperature', '-1'],
+             "must be a finite number >= 0, got '-1'")]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and expected in err and err.count('\n') == 1
+
+
+def test_device_gpu_without_a_usable_gpu_exits_with_one_line(text_file, tmp_path, capsys,
+                                                             monkeypatch):
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 0)
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--corpus', text_file, '--out', str(tmp_path), '--device', 'gpu'])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.count('\n') == 1
+    assert err.startswith('d2lrnn train: error: --device gpu: no usable GPU found')
+
+
+def test_generate_without_checkpoint_exits_with_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['generate', '--run', str(tmp_path), '--prefix', 'a', '--device', 'cpu'])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.count('\n') == 1 and 'holds no checkpoint' in err
+
+
+def test_nan_loss_exits_1_and_keeps_the_finished_epochs_files(text_file, tmp_path, capsys,
+                                                              monkeypatch):
+    train_epoch, epochs = training.train_epoch, []
+
+    def nan_in_epoch_2(*args, **kwargs):
+        epochs.append(len(epochs) + 1)
+        if epochs[-1] == 2:
+            raise NonFiniteLossError('the loss became nan at epoch 2, minibatch 1')
+        return train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, 'train_epoch', nan_in_epoch_2)
+    out = tmp_path / 'run'
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--corpus', text_file, '--out', str(out), *TINY, '--epochs', '3'])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert err == 'd2lrnn train: error: the loss became nan at epoch 2, minibatch 1\n'
+    assert set(os.listdir(out)) == FILES
+    assert len((out / 'metrics.jsonl').read_text().splitlines()) == 1
+    main(['generate', '--run', str(out), '--prefix', 'the', '--length', '5', '--device', 'cpu'])
+
+
+def test_try_gpu_falls_back_to_the_cpu_with_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 0)
+    assert device.try_gpu() == mx.cpu()
+    assert capsys.readouterr().out == ('using the CPU: no usable GPU found (CPU build of '
+                                       'MXNet, or no CUDA device)\n')
+
+
+def test_gpu_problem_reports_a_gpu_that_cannot_run_kernels(monkeypatch):
+    def no_kernel(*args, **kwargs):
+        raise mx.base.MXNetError('Traceback (most recent call last):\n'
+                                 '  File "../src/storage/storage.cc", line 42\n'
+                                 'MXNetError: CUDA: no kernel image is available for execution')
+
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 1)
+    monkeypatch.setattr(mx.nd, 'ones', no_kernel)
+    assert device.gpu_problem(0) == ('GPU 0 cannot run MXNet kernels (MXNetError: CUDA: no '
+                                     'kernel image is available for execution)')
+
+
+def test_python_dash_m_prints_the_help():
+    result = subprocess.run([sys.executable, '-m', 'd2lrnn', 'compare', '--help'],
+                            capture_output=True, text=True, check=True)
+    assert '--num-layers L [L ...]' in result.stdout and '--cells' in result.stdout
