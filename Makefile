@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Fixed thread count: the stored outputs are reproducible bit for bit at a given count.
 BOOK_THREADS ?= 2
 
-.PHONY: book test unit notebooks lab clean
+.PHONY: book test unit notebooks lab bench clean
 
 $(STAMP):
 	@$(PYTHON) tools/check_python.py
@@ -32,6 +32,12 @@ notebooks: $(STAMP)
 
 lab: $(STAMP)
 	$(PY) -m jupyter lab chapters
+
+# Speed: every variant side by side in one process; PyTorch (CPU wheel) is the outside
+# reference and is skipped with a message if it cannot be installed.
+bench: $(STAMP)
+	-$(PY) -m pip install --quiet 'torch==2.13.0'
+	$(PY) benchmarks/suite.py
 
 clean:
 	rm -rf build
