@@ -25,7 +25,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from .scratch import CELLS
+from .scratch import CELLS, _max_abs_diff
 
 GATES = {cell: body.GATES for cell, body in CELLS.items()}  # gate order of the fused layers
 
@@ -250,10 +250,6 @@ def copy_fast_to_fused(fast, fused):
                                  ('h2h_bias', h2h_bias)):
             targets[f'l{layer}_{fused_name}'].set_data(data)
     return targets
-
-
-def _max_abs_diff(a, b):
-    return float(nd.abs(a - b).max().asscalar())
 
 
 def fast_parity(fast, seq_len=5, batch_size=3, seed=0):
