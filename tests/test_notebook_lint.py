@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import re
 
 import nbformat
 import pytest
@@ -45,3 +46,12 @@ def test_output_size_and_checked_cells(path):
     assert size < MAX_OUTPUT_BYTES, f'outputs take {size} bytes (cap {MAX_OUTPUT_BYTES})'
     assert any('nbval-check-output' in c.metadata.get('tags', []) for c in cells), \
         'each chapter compares at least one deterministic cell under nbval'
+
+
+@pytest.mark.parametrize('path', CHAPTERS, ids=os.path.basename)
+def test_prose_has_no_unfilled_placeholders(path):
+    """Conclusions are written from a full run's numbers; a ``##NAME##`` marker means not yet."""
+    cells = nbformat.read(path, as_version=4).cells
+    left = [m for c in cells if c.cell_type == 'markdown'
+            for m in re.findall(r'##[A-Z_]+##', c.source)]
+    assert not left, f'unfilled placeholders: {", ".join(left)}'
