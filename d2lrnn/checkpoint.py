@@ -1,7 +1,8 @@
-"""Checkpoints of a gluon ``RNNModel``: parameters, configuration, vocabulary and metrics.
+"""Checkpoints of a gluon ``RNNModel`` or ``RegularizedRNNModel``: parameters, configuration,
+vocabulary and metrics.
 
 A checkpoint folder holds ``model.params`` (MXNet's own format, ``save_parameters``),
-``config.json`` (``{'model': RNNModel's keyword arguments, ...}`` plus whatever the caller
+``config.json`` (``{'model': the model's keyword arguments, ...}`` plus whatever the caller
 records: corpus, training options), ``vocab.json`` (the ``idx_to_token`` list) and, when a
 history is given, ``metrics.jsonl`` (one JSON object per epoch). No pickle. Every file is
 written to a temporary file in the same folder and moved into place with ``os.replace``, so an
@@ -16,14 +17,18 @@ import uuid
 import mxnet as mx
 
 from .models import RNNModel
+from .regularization import RegularizedRNNModel
 from .text import Vocab
 
 PARAMS, CONFIG, VOCAB, METRICS = 'model.params', 'config.json', 'vocab.json', 'metrics.jsonl'
-# The keyword arguments of RNNModel that fix the shapes of its parameters.
-ARCHITECTURE = ('cell', 'vocab_size', 'num_hiddens', 'num_layers', 'embed_size')
+# The keyword arguments of the models that fix the shapes (and sharing) of their parameters.
+ARCHITECTURE = ('cell', 'vocab_size', 'num_hiddens', 'num_layers', 'embed_size', 'tie_weights')
+# Keyword arguments that only RegularizedRNNModel takes: a config holding any of them is one.
+REGULARIZED = ('variational', 'embed_dropout', 'tie_weights')
 # save_parameters names a fused layer's weights rnn._unfused.<layer>.* (MXNet 1.9's mapping
-# of the layer's own l<layer>_* names, which are matched too).
-_LAYER = re.compile(r'rnn\.(?:_unfused\.|l)(\d+)')
+# of the layer's own l<layer>_* names, which are matched too); RegularizedRNNModel keeps one
+# one-layer fused layer per layer: rnn.<layer>._unfused.0.*
+_LAYER = re.compile(r'rnn\.(?:_unfused\.|l)?(\d+)')
 
 
 def atomic_write(path, write):
@@ -61,8 +66,8 @@ def config_differences(config, model):
     """'key: checkpoint a vs model b' for each architecture key of ``config['model']``
     that differs from the model's attribute of the same name."""
     saved = config['model']
-    return [f'{key}: checkpoint {saved.get(key)!r} vs model {getattr(model, key)!r}'
-            for key in ARCHITECTURE if saved.get(key) != getattr(model, key)]
+    return [f'{key}: checkpoint {saved.get(key)!r} vs model {getattr(model, key, None)!r}'
+            for key in ARCHITECTURE if saved.get(key) != getattr(model, key, None)]
 
 
 def _num_layers(names):
@@ -104,18 +109,28 @@ def load_parameters_checked(model, path, ctx=None, config=None):
     model.load_parameters(path, ctx=ctx)
 
 
-def save_checkpoint(folder, model, config, vocab, history=None):
+def model_from_config(model_config):
+    """A new ``RNNModel``, or ``RegularizedRNNModel`` if the keyword arguments name one of its
+    regularisers, built from ``config['model']``."""
+    regularized = any(key in model_config for key in REGULARIZED)
+    return (RegularizedRNNModel if regularized else RNNModel)(**model_config)
+
+
+def save_checkpoint(folder, model, config, vocab, history=None, params=None):
     """Save ``model``'s parameters, ``config``, ``vocab`` and ``history`` into ``folder``.
 
-    ``config['model']`` holds ``RNNModel``'s keyword arguments and must describe ``model``
-    (a ``ValueError`` otherwise); ``history`` is ``train``'s list of per-epoch dicts.
+    ``config['model']`` holds the model's keyword arguments and must describe ``model``
+    (a ``ValueError`` otherwise); ``history`` is a list of per-epoch dicts, written one JSON
+    object a line. ``params`` (name -> NDArray, the names ``save_parameters`` uses), if
+    given, is saved instead of the model's current parameters (e.g. the best epoch's).
     """
     problems = config_differences(config, model)
     if problems or len(vocab) != model.vocab_size:
         raise ValueError('the config or vocabulary does not describe the model: '
                          + '; '.join(problems or [f'{len(vocab)} tokens vs {model.vocab_size}']))
     os.makedirs(folder, exist_ok=True)
-    atomic_write(os.path.join(folder, PARAMS), model.save_parameters)
+    atomic_write(os.path.join(folder, PARAMS),
+                 model.save_parameters if params is None else lambda path: mx.nd.save(path, params))
     write_text(os.path.join(folder, VOCAB), json.dumps(vocab.idx_to_token, ensure_ascii=False))
     write_text(os.path.join(folder, CONFIG), json.dumps(config, indent=2) + '\n')
     if history is not None:
@@ -133,6 +148,6 @@ def load_checkpoint(folder, ctx):
     if len(vocab) != config['model']['vocab_size']:
         raise ValueError(f'{folder}: vocab.json has {len(vocab)} tokens but config.json '
                          f'says vocab_size {config["model"]["vocab_size"]}')
-    model = RNNModel(**config['model'])
+    model = model_from_config(config['model'])
     load_parameters_checked(model, os.path.join(folder, PARAMS), ctx, config)
     return model, config, vocab

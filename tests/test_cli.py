@@ -14,7 +14,7 @@ from d2lrnn.training import NonFiniteLossError
 
 TINY = ['--num-hiddens', '16', '--batch-size', '4', '--num-steps', '10', '--epochs', '1',
         '--device', 'cpu']
-FILES = {'config.json', 'vocab.json', 'model.params', 'metrics.jsonl', 'perplexity.png'}
+FILES = {'config.json', 'vocab.json', 'model.params', 'metrics.jsonl', 'perplexity.png', 'resume'}
 
 
 @pytest.fixture(scope='module')
@@ -40,14 +40,20 @@ def run_dir(text_file, tmp_path_factory):
 def test_train_writes_checkpoint_metrics_and_plot(run_dir):
     assert set(os.listdir(run_dir)) == FILES  # and no temporary files
     with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
-        records = [json.loads(line) for line in f]
+        *records, summary = [json.loads(line) for line in f]
     assert [r['epoch'] for r in records] == [1, 2]
     for record in records:
-        assert {'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'} <= set(record)
+        assert {'lr', 'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'} <= set(record)
+    best = min(records, key=lambda r: r['val_ppl'])
+    assert summary == dict(best_epoch=best['epoch'], best_val_ppl=best['val_ppl'],
+                           test_ppl=None, stopped_early=False)  # a text file has no test split
     with open(os.path.join(run_dir, 'config.json')) as f:
         config = json.load(f)
     assert config['model'] == dict(cell='gru', vocab_size=config['model']['vocab_size'],
-                                   num_hiddens=16, num_layers=2, embed_size=None, dropout=0.0)
+                                   num_hiddens=16, num_layers=2, embed_size=None, dropout=0.0,
+                                   variational=False, embed_dropout=0.0, tie_weights=False)
+    assert sorted(os.listdir(os.path.join(run_dir, 'resume'))) == sorted(
+        {f'best-{summary["best_epoch"]}.params', 'current-2.params', 'state.json'})
     assert config['corpus']['token'] == 'char' and config['training']['batch_size'] == 4
     assert os.path.getsize(os.path.join(run_dir, 'perplexity.png')) > 1000
 
@@ -86,6 +92,18 @@ def test_compare_writes_one_row_per_cell_and_depth(text_file, tmp_path, capsys):
      "argument --cell: invalid choice: 'cnn' (choose from 'gru', 'lstm', 'rnn')"),
     (['--num-layers', '0'], "argument --num-layers: must be an integer >= 1, got '0'"),
     (['--dropout', '1.5'], "argument --dropout: must be a number in [0, 1), got '1.5'"),
+    (['--dropout', '1'], "argument --dropout: must be a number in [0, 1), got '1'"),
+    (['--dropout', '-0.1'], "argument --dropout: must be a number in [0, 1), got '-0.1'"),
+    (['--embed-dropout', 'x'], "argument --embed-dropout: must be a number in [0, 1), got 'x'"),
+    (['--tie-weights', '--embed-size', '32', '--num-hiddens', '64'],
+     '--tie-weights needs --embed-size equal to --num-hiddens (the output layer reuses the '
+     'embedding matrix); got --embed-size 32 and --num-hiddens 64'),
+    (['--tie-weights'], 'got --embed-size None and --num-hiddens 256'),
+    (['--embed-dropout', '0.1'], '--embed-dropout needs --embed-size'),
+    (['--lr-decay', '0.5'], "argument --lr-decay: must be a finite number >= 1 (1: constant "
+                            "learning rate), got '0.5'"),
+    (['--patience', '0'], "argument --patience: must be an integer >= 1, got '0'"),
+    (['--resume', 'elsewhere'], 'run and --resume elsewhere name different folders'),
     (['--corpus', 'missing.txt'], 'must be one of ptb, timemachine, tinyshakespeare or an '
                                   "existing UTF-8 text file; 'missing.txt' is neither"),
     (['--device', 'tpu'], "invalid choice: 'tpu' (choose from 'auto', 'cpu', 'gpu')"),
@@ -101,6 +119,10 @@ def test_invalid_option_exits_2_with_one_line_naming_the_valid_values(
 
 def test_invalid_compare_and_generate_options(text_file, tmp_path, capsys):
     for argv, expected in [
+            (['train', '--corpus', text_file],
+             'error: the following arguments are required: --out'),
+            (['compare', '--corpus', text_file, '--resume', str(tmp_path)],
+             'unrecognized arguments: --resume'),
             (['compare', '--corpus', text_file, '--out', str(tmp_path), '--cells', 'gru', 'x'],
              "invalid choice: 'x' (choose from 'gru', 'lstm', 'rnn')"),
             (['generate', '--run', str(tmp_path), '--prefix', 'a', '--temperature', '-1'],
@@ -109,6 +131,23 @@ def test_invalid_compare_and_generate_options(text_file, tmp_path, capsys):
             main(argv)
         err = capsys.readouterr().err
         assert exit_info.value.code == 2 and expected in err and err.count('\n') == 1
+
+
+def test_ptb_with_the_wrong_sha1_exits_1_and_keeps_the_files(tmp_path, monkeypatch, capsys):
+    cache, mirror = tmp_path / 'cache', tmp_path / 'mirror'
+    for folder, text in ((cache, b'a damaged download'), (mirror, b'another damaged copy')):
+        folder.mkdir()
+        (folder / 'ptb.zip').write_bytes(text)
+    monkeypatch.setenv('D2LRNN_DATA_DIR', str(cache))
+    monkeypatch.setenv('D2LRNN_DATA_MIRROR', str(mirror))
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--corpus', 'ptb', '--out', str(tmp_path / 'run'), *TINY])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.count('\n') == 1
+    assert err.startswith('d2lrnn train: error: ptb.zip: sha1 ')
+    assert 'does not match the expected 319d85e578af0cdc590547f26231e4e31cdf1e42' in err
+    assert (cache / 'ptb.zip').read_bytes() == b'a damaged download'  # nothing replaced
+    assert sorted(os.listdir(cache)) == ['ptb.zip'] and not os.path.exists(tmp_path / 'run')
 
 
 def test_device_gpu_without_a_usable_gpu_exits_with_one_line(text_file, tmp_path, capsys,

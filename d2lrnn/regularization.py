@@ -1,0 +1,171 @@
+"""Regularising deep recurrent language models: dropout, variational dropout, weight tying.
+
+Taught in chapter 07. Dropout goes on the *vertical* connections only: the inputs of every
+recurrent layer (the embedded tokens, then each layer's outputs) and the top layer's outputs
+before the output layer; the recurrent path H_{t-1} -> H_t is left alone, so the state
+carried across time steps and minibatches is never corrupted. Standard dropout draws a fresh
+mask at every time step; *variational* dropout draws one mask per sequence (per row of a
+minibatch) and reuses it at every time step. Embedding dropout removes whole words: every
+occurrence of a dropped word in the minibatch reads a zero vector. Weight tying makes the
+output layer use the embedding matrix, which requires ``embed_size == num_hiddens``.
+"""
+from mxnet import autograd, gluon, nd
+from mxnet.gluon import nn
+
+from .models import FUSED_LAYERS
+
+
+def check_rate(name, rate):
+    """Raise ValueError unless ``rate`` lies in [0, 1).
+
+    Taught in chapter 07.
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f'{name} must lie in [0, 1), got {rate}')
+
+
+def sequence_dropout(inputs, rate, variational=False):
+    """Dropout on time-major ``inputs`` (T, N, D), only while training (``autograd.record``).
+
+    Taught in chapter 07. Kept entries are scaled by 1 / (1 - rate). ``variational=True``
+    draws one (N, D) mask and multiplies every time step by it; otherwise each time step gets
+    its own mask. Outside training the inputs are returned unchanged.
+    """
+    check_rate('rate', rate)
+    if rate == 0 or not autograd.is_training():
+        return inputs
+    shape = (1,) + inputs.shape[1:] if variational else inputs.shape
+    mask = (nd.random.uniform(shape=shape, ctx=inputs.context, dtype=inputs.dtype) >= rate)
+    return nd.broadcast_mul(inputs, mask / (1 - rate))
+
+
+class DropoutScratch:
+    """A scratch body of ``d2lrnn.scratch`` with dropout between its layers.
+
+    Taught in chapter 07. ``sequence_dropout`` is applied to the inputs of every layer and to
+    the top layer's outputs, never to the state; ``variational=True`` reuses one mask per
+    sequence at every time step. Same interface as the wrapped body: inputs (T, N, D) and a
+    state tuple -> outputs (T, N, H) and the new state tuple.
+    """
+
+    def __init__(self, body, dropout, variational=False):
+        check_rate('dropout', dropout)
+        self.body, self.dropout, self.variational = body, dropout, variational
+        self.num_inputs, self.num_hiddens = body.num_inputs, body.num_hiddens
+        self.num_layers = body.num_layers
+
+    @property
+    def params(self):
+        return self.body.params
+
+    def begin_state(self, batch_size, ctx=None):
+        return self.body.begin_state(batch_size, ctx)
+
+    def __call__(self, inputs, state):
+        self.body.check_inputs(inputs, state)
+        new_state = []
+        for params, layer_state in zip(self.body.layers, state):
+            inputs = sequence_dropout(inputs, self.dropout, self.variational)
+            outputs = []
+            for X in inputs:
+                H, layer_state = self.body.step(params, X, layer_state)
+                outputs.append(H)
+            inputs = nd.stack(*outputs)
+            new_state.append(layer_state)
+        return sequence_dropout(inputs, self.dropout, self.variational), tuple(new_state)
+
+
+class WordDropoutEmbedding(nn.Embedding):
+    """``nn.Embedding`` that, while training, drops whole words with probability ``rate``.
+
+    Taught in chapter 07. One Bernoulli draw per row of the (vocab_size, embed_size) weight
+    and minibatch: a dropped word reads zeros wherever it occurs, the others are scaled by
+    1 / (1 - rate). The parameter is the usual ``weight``, so it can be tied to the output.
+    """
+
+    def __init__(self, input_dim, output_dim, rate=0.0, **kwargs):
+        check_rate('embed_dropout', rate)
+        super().__init__(input_dim, output_dim, **kwargs)
+        self.rate = rate
+
+    def hybrid_forward(self, F, x, weight):
+        if self.rate > 0:
+            weight = F.Dropout(weight, p=self.rate, axes=(1,))  # one draw per row (word)
+        return super().hybrid_forward(F, x, weight)
+
+
+class RegularizedRNNModel(gluon.HybridBlock):
+    """``RNNModel`` with dropout between layers, variational dropout and weight tying.
+
+    Taught in chapter 07. Tokens (one-hot, or embedded when ``embed_size`` is given) go
+    through ``num_layers`` fused one-layer ``gluon.rnn`` layers and a ``Dense`` output
+    layer. ``dropout`` acts on the inputs of every layer and on the top layer's outputs, never
+    on the recurrent path; ``variational=True`` shares each sequence's mask over all time
+    steps; ``embed_dropout`` drops whole words from the embedding; ``tie_weights=True`` makes
+    the output layer reuse the embedding's weight (one Parameter; needs
+    ``embed_size == num_hiddens``). ``model(X, state)`` with ``X`` (batch_size, num_steps)
+    returns logits (num_steps * batch_size, vocab_size) and the new state, whose layout
+    ([H] or [H, C], each (num_layers, batch_size, num_hiddens)) is ``RNNModel``'s.
+    Hybridizable.
+    """
+
+    def __init__(self, cell, vocab_size, num_hiddens, num_layers=1, embed_size=None,
+                 dropout=0.0, variational=False, embed_dropout=0.0, tie_weights=False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if cell not in FUSED_LAYERS:
+            raise ValueError(f'unknown cell type {cell!r}; valid: {", ".join(sorted(FUSED_LAYERS))}')
+        for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens),
+                            ('num_layers', num_layers)):
+            if value < 1:
+                raise ValueError(f'{name} must be >= 1, got {value}')
+        if embed_size is not None and embed_size < 1:
+            raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+        check_rate('dropout', dropout)
+        check_rate('embed_dropout', embed_dropout)
+        if embed_dropout and embed_size is None:
+            raise ValueError('embed_dropout needs an embedding: give embed_size')
+        if tie_weights and embed_size != num_hiddens:
+            raise ValueError('weight tying shares one (vocab_size, size) matrix between the '
+                             'embedding and the output layer, so embed_size must equal '
+                             f'num_hiddens; got embed_size={embed_size}, num_hiddens={num_hiddens}')
+        self.cell, self.vocab_size, self.embed_size = cell, vocab_size, embed_size
+        self.num_hiddens, self.num_layers = num_hiddens, num_layers
+        self.dropout, self.variational = dropout, variational
+        self.embed_dropout, self.tie_weights = embed_dropout, tie_weights
+        with self.name_scope():
+            self.embedding = (WordDropoutEmbedding(vocab_size, embed_size, embed_dropout)
+                              if embed_size else None)
+            self.rnn = nn.HybridSequential()
+            extra = {'activation': 'tanh'} if cell == 'rnn' else {}
+            for layer in range(num_layers):
+                input_size = (embed_size or vocab_size) if layer == 0 else num_hiddens
+                self.rnn.add(FUSED_LAYERS[cell](num_hiddens, 1, input_size=input_size, **extra))
+            # one stateless block, called before every layer and after the last one
+            self.drop = nn.Dropout(dropout, axes=(0,) if variational else ()) if dropout else None
+            shared = self.embedding.params if tie_weights else None
+            self.dense = nn.Dense(vocab_size, in_units=num_hiddens, params=shared)
+
+    def hybrid_forward(self, F, X, state):
+        if self.embedding is None:
+            inputs = F.one_hot(F.transpose(X), self.vocab_size)   # (T, N, V)
+        else:
+            inputs = self.embedding(F.transpose(X))               # (T, N, E)
+        # state: [H] or [H, C], each (L, N, H) -> per layer [H_l] or [H_l, C_l], each (1, N, H)
+        per_kind = [[kind] if self.num_layers == 1 else
+                    list(F.split(kind, num_outputs=self.num_layers, axis=0)) for kind in state]
+        new_state = []
+        for layer, layer_state in zip(self.rnn, zip(*per_kind)):
+            if self.drop is not None:
+                inputs = self.drop(inputs)
+            inputs, layer_state = layer(inputs, list(layer_state))  # (T, N, H)
+            new_state.append(layer_state)
+        if self.drop is not None:
+            inputs = self.drop(inputs)
+        state = [F.concat(*kind, dim=0) for kind in zip(*new_state)]
+        return self.dense(F.reshape(inputs, shape=(-3, 0))), state
+
+    def begin_state(self, batch_size, ctx=None):
+        num_kinds = 2 if self.cell == 'lstm' else 1
+        return [nd.zeros((self.num_layers, batch_size, self.num_hiddens), ctx=ctx)
+                for _ in range(num_kinds)]

@@ -1,0 +1,142 @@
+"""The training schedule: best parameters kept, learning-rate decay, early stop, test
+perplexity, and the saved state that lets a run continue."""
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+import d2lrnn
+from d2lrnn import training
+from d2lrnn.regularization import RegularizedRNNModel
+from d2lrnn.schedule import epoch_seed, fit, load_state, restore, save_state, snapshot
+from d2lrnn.text import Corpus
+
+V = 12
+CTX = mx.cpu()
+
+
+@pytest.fixture
+def corpus():
+    rng = np.random.RandomState(0)
+    train, valid, test = (list(rng.randint(0, V, n)) for n in (400, 120, 150))
+    return Corpus('random', 'word', None, train, valid, test)
+
+
+def make(seed=0, dropout=0.2):
+    d2lrnn.seed_everything(seed)
+    model = RegularizedRNNModel('lstm', V, 8, 2, embed_size=8, dropout=dropout,
+                                variational=True, tie_weights=True)
+    model.initialize(mx.init.Xavier(), ctx=CTX)
+    return model
+
+
+def arrays_equal(a, b):
+    return a.keys() == b.keys() and all((a[k] == b[k]).asnumpy().all() for k in a)
+
+
+@pytest.fixture
+def script_validation(corpus, monkeypatch):
+    """Make the validation perplexities follow a script (the real evaluation still runs);
+    the test split always gets 50."""
+    def install(val_ppls):
+        script, evaluate = iter(val_ppls), training.evaluate_perplexity
+
+        def scripted(model, split, ctx, batch_size, num_steps):
+            evaluate(model, split, ctx, batch_size, num_steps)
+            return next(script) if split is corpus.valid else 50.0
+        monkeypatch.setattr(training, 'evaluate_perplexity', scripted)
+    return install
+
+
+def test_plateau_decay_keeps_the_best_and_stops_early(corpus, script_validation):
+    script_validation([10.0, 9.0, 9.5, 8.0, 8.5, 8.6, 7.0])
+    model, saved, best_epochs = make(), {}, []
+
+    def on_epoch(state, best):
+        saved[state.epoch] = snapshot(model)
+        best_epochs.append(state.best_epoch)
+        assert arrays_equal(best, saved[state.best_epoch])
+
+    state = fit(model, corpus, 1.0, 7, CTX, batch_size=4, num_steps=6, lr_decay=4.0,
+                patience=2, plot=False, on_epoch=on_epoch)
+    assert [h['epoch'] for h in state.history] == [1, 2, 3, 4, 5, 6]  # stopped after 6
+    assert best_epochs == [1, 2, 2, 4, 4, 4]
+    assert [h['lr'] for h in state.history] == [1, 1, 1, 0.25, 0.25, 0.0625]
+    assert (state.best_epoch, state.best_val_ppl, state.bad_epochs) == (4, 8.0, 2)
+    assert state.stopped_early and state.lr == 0.015625 and state.test_ppl == 50.0
+    assert arrays_equal(snapshot(model), saved[4])  # the model ends with the best parameters
+
+
+def test_fixed_decay_schedule_ignores_validation(corpus, script_validation):
+    script_validation([10.0, 9.0, 8.0, 7.0])
+    state = fit(make(), corpus, 1.0, 4, CTX, batch_size=4, num_steps=6, lr_decay=2.0,
+                decay_start=2, plot=False)
+    assert [h['lr'] for h in state.history] == [1, 1, 0.5, 0.25]
+    assert state.best_epoch == 4 and not state.stopped_early
+
+
+def test_validation_and_test_cover_every_token(corpus):
+    """With a uniform output layer every token costs log V: perplexity is exactly V."""
+    model = make(dropout=0.0)
+    for param in model.collect_params().values():
+        param.set_data(mx.nd.zeros(param.shape))
+    state = fit(model, corpus, 1e-30, 1, CTX, batch_size=4, num_steps=6, plot=False)
+    assert state.history[0]['val_ppl'] == pytest.approx(V, rel=1e-5)
+    assert state.test_ppl == pytest.approx(V, rel=1e-5)
+
+
+def test_saved_state_continues_the_run_exactly(corpus, tmp_path):
+    options = dict(batch_size=4, num_steps=6, seed=3, lr_decay=2.0, plot=False)
+    whole = make()
+    whole_state = fit(whole, corpus, 2.0, 4, CTX, **options)
+
+    first = make()
+    first_state = fit(first, corpus, 2.0, 2, CTX,
+                      on_epoch=lambda state, best: save_state(tmp_path, first, state, best),
+                      **options)
+    assert sorted(os.listdir(tmp_path / 'resume')) == sorted(  # older epochs' files removed
+        {'state.json', 'current-2.params', f'best-{first_state.best_epoch}.params'})
+    second = make(seed=99)  # another initialisation, overwritten by the saved parameters
+    state, best = load_state(tmp_path, second)
+    assert state.epoch == 2 and state.history == first_state.history[:2]
+    continued = fit(second, corpus, 2.0, 4, CTX, state=state, best=best, **options)
+    timing = ('tokens_per_s', 'seconds')
+    assert [{k: v for k, v in h.items() if k not in timing} for h in continued.history] == \
+        [{k: v for k, v in h.items() if k not in timing} for h in whole_state.history]
+    assert continued.test_ppl == whole_state.test_ppl
+    assert arrays_equal(snapshot(second), snapshot(whole))
+
+
+def test_load_state_of_a_folder_without_one(tmp_path):
+    assert load_state(tmp_path, make()) == (None, None)
+
+
+def test_restore_refuses_other_parameters():
+    model = make()
+    other = RegularizedRNNModel('gru', V, 8, 2, embed_size=8)
+    other.initialize(ctx=CTX)
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=r'rnn\.0\._unfused\.0\.i2h_weight: checkpoint '
+                                         r'\(24, 8\) vs model \(32, 8\)'):
+        restore(model, snapshot(other))
+    assert arrays_equal(snapshot(model), before)
+
+
+def test_epoch_seed_is_fixed_and_distinct():
+    seeds = {epoch_seed(seed, epoch) for seed in range(3) for epoch in range(1, 50)}
+    assert len(seeds) == 3 * 49 and epoch_seed(0, 1) == epoch_seed(0, 1)
+    assert all(0 <= s < 2 ** 32 for s in seeds)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(lr_decay=0.5), 'lr_decay divides the learning rate and must be >= 1'),
+    (dict(patience=0), 'patience must be >= 1 or None, got 0'),
+    (dict(decay_start=0), 'decay_start must be >= 1 or None, got 0'),
+    (dict(num_steps=50), 'a corpus of 120 tokens is shorter than one minibatch'),
+])
+def test_bad_options_fail_before_training(corpus, kwargs, message):
+    options = dict(batch_size=4, num_steps=6, plot=False)
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        fit(make(), corpus, 1.0, 1, CTX, **options)
