@@ -1,37 +1,45 @@
 """A fast deep RNN, GRU and LSTM written from scratch: the taught maths, near fused speed.
 
-The scratch bodies of ``d2lrnn.scratch`` spend their time on many small operators, each
-dispatched one by one from Python. ``FastDeepRNN`` computes exactly the same function (GRU in
-the reset-after form, LSTM gates in the order i, f, g, o), with the same state tuple, but
+Taught in chapter 09. The scratch bodies of ``d2lrnn.scratch`` spend their time on many small
+operators, each dispatched one by one from Python. ``FastDeepRNN`` computes exactly the same
+function (GRU in the reset-after form, LSTM gates in the order i, f, g, o), with the same
+state tuple, but
 
 (a) layer-major: per layer, ONE matrix product projects the inputs of all T time steps,
-    (T*N, D) x (D, G*H), X W_x^T; only the recurrent product H_{t-1} W_h^T stays inside the
-    time loop;
+    (T*N, D) x (D, G*H), X W_x^T, cut into steps by one ``split`` (T slices would each
+    backpropagate a full-size gradient); only the recurrent product H_{t-1} W_h^T stays
+    inside the time loop;
 (b) gates fused: a layer keeps one W_x (G*H, D) and one W_h (G*H, H) holding the G gates'
-    matrices stacked, so one product computes every gate; the result is split afterwards;
+    matrices stacked, so one product computes every gate; the result is reshaped to
+    (N, G, H) and split along the middle axis, which is cheaper than cutting the last axis;
 (c) ``F.Activation(act_type='sigmoid'/'tanh')`` (oneDNN kernels) instead of ``sigmoid`` and
-    ``tanh``, which run slow scalar kernels in MXNet 1.9 (forward and backward on a
-    (32, 1024) array, one thread: about 7x and 10x slower);
+    ``tanh``, MXNet's generic element-wise kernels (faster for tanh on large arrays, not on
+    one gate of d2l's 32 x 256 LSTM: chapter 09 measures both);
 (d) hybridizable: only ``F`` operators, so ``hybridize()`` records the whole unrolled
     computation once and replays it without Python in the loop.
 
 Weights are stored (G*H, D) and (G*H, H), the (outputs, inputs) layout of ``FullyConnected``
-and of the fused layer, so a layer computes X W_x^T: ``FullyConnected`` runs oneDNN's matrix
-product, and a training step (LSTM, 2 x 256, one thread) is about 1.3x faster than with
-``dot`` and (D, G*H) weights.
+and of the fused layer, so a layer computes X W_x^T with ``FullyConnected`` (oneDNN's matrix
+product, the bias added in the same call). Chapter 09 measures each of these steps.
 """
+import time
+
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
 from .scratch import CELLS, _max_abs_diff
+from .training import Updater, detach, train_step
 
 GATES = {cell: body.GATES for cell, body in CELLS.items()}  # gate order of the fused layers
 
 
 def as_state_tuple(state):
-    """A state in any nesting of lists (a hybridized block returns lists) -> tuples."""
+    """A state in any nesting of lists (a hybridized block returns lists) -> tuples.
+
+    Taught in chapter 09.
+    """
     if isinstance(state, (list, tuple)):
         return tuple(as_state_tuple(s) for s in state)
     return state
@@ -46,6 +54,7 @@ def _unstack(F, x, num):
 class FastDeepRNN(gluon.HybridBlock):
     """Deep RNN (tanh), GRU or LSTM: inputs (T, N, D), state -> outputs (T, N, H), state.
 
+    Taught in chapter 09.
     ``cell`` is 'rnn', 'gru' or 'lstm'. The state is a tuple with one entry per layer, an
     (N, H) array or, for the LSTM, an (H, C) pair of them, as in ``d2lrnn.scratch``.
     Parameters of layer l: ``l<l>_W_x`` (G*H, D) (D = H above layer 0), ``l<l>_W_h``
@@ -173,6 +182,7 @@ class FastDeepRNN(gluon.HybridBlock):
 class FastRNNLM(gluon.HybridBlock):
     """Language model: one-hot tokens -> ``FastDeepRNN`` -> Dense, like ``RNNModel``.
 
+    Taught in chapter 09.
     ``model(X, state)`` with X (N, T) returns logits (T*N, vocab_size), time major, and the
     new state; T is read from X when called (see ``FastDeepRNN``). Hybridizable.
     """
@@ -204,7 +214,10 @@ def _named(fast):
 
 
 def copy_from_scratch(fast, scratch):
-    """Copy a scratch body's per-gate parameters (``d2lrnn.scratch``) into the fast block."""
+    """Copy a scratch body's per-gate parameters (``d2lrnn.scratch``) into the fast block.
+
+    Taught in chapter 09.
+    """
     if not isinstance(scratch, CELLS[fast.cell]):
         raise ValueError(f'expected a {CELLS[fast.cell].__name__} body; '
                          f'got {type(scratch).__name__}')
@@ -226,7 +239,10 @@ def copy_from_scratch(fast, scratch):
 
 
 def fused_like(fast):
-    """An initialised fused ``gluon.rnn`` layer (layout 'TNC') with the fast block's sizes."""
+    """An initialised fused ``gluon.rnn`` layer (layout 'TNC') with the fast block's sizes.
+
+    Taught in chapter 09.
+    """
     extra = {'activation': 'tanh'} if fast.cell == 'rnn' else {}
     fused = CELLS[fast.cell].FUSED(fast.num_hiddens, fast.num_layers, layout='TNC',
                                    input_size=fast.num_inputs, **extra)
@@ -237,7 +253,10 @@ def fused_like(fast):
 def copy_fast_to_fused(fast, fused):
     """Copy into ``fused_like(fast)``: W_x -> i2h_weight, W_h -> h2h_weight, b -> i2h_bias,
     zeros -> h2h_bias but b_hn into the GRU candidate's block. Returns the fused parameters
-    by name without the block prefix (``l0_i2h_weight``)."""
+    by name without the block prefix (``l0_i2h_weight``).
+
+    Taught in chapter 09.
+    """
     source, targets = _named(fast), {name[len(fused.prefix):]: p
                                      for name, p in fused.collect_params().items()}
     for layer in range(fast.num_layers):
@@ -255,6 +274,7 @@ def copy_fast_to_fused(fast, fused):
 def fast_parity(fast, seq_len=5, batch_size=3, seed=0):
     """Max absolute differences between the fast block and the fused layer, deterministic.
 
+    Taught in chapter 09.
     Evaluates ``fast`` as it is (hybridize it first to check the unrolled graph). Overwrites
     its biases with random values, copies all parameters into a fused layer, runs both on the
     same random inputs and random initial state, and backpropagates a random-weighted sum of
@@ -312,3 +332,43 @@ def fast_parity(fast, seq_len=5, batch_size=3, seed=0):
                 source[f'l{layer}_{name}'].grad(ctx),
                 targets[f'l{layer}_{fused_name}'].grad(ctx)[rows]))
     return diffs
+
+
+def time_interleaved(jobs, repeats=5, warmup=1):
+    """Seconds taken by each call of each job, the jobs taking turns: label -> list of floats.
+
+    Taught in chapter 09. ``jobs`` maps a label to a callable that does some work and waits
+    for its result. Every job first runs ``warmup`` times untimed (memory, caches, graphs);
+    then each of the ``repeats`` rounds runs every job once, so a machine that slows down or
+    speeds up (other programs, clock changes) affects all jobs alike. Compare medians.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f'need repeats >= 1 and warmup >= 0; got {repeats} and {warmup}')
+    for job in jobs.values():
+        for _ in range(warmup):
+            job()
+    seconds = {label: [] for label in jobs}
+    for _ in range(repeats):
+        for label, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            seconds[label].append(time.perf_counter() - start)
+    return seconds
+
+
+def training_job(model, batches, ctx, lr=1.0, clip_theta=1.0):
+    """A job for ``time_interleaved``: ``train_step`` over ``batches``, the state carried.
+
+    Taught in chapter 09. ``batches`` is a list of (X, Y) NumPy pairs, each (batch_size,
+    num_steps); every call starts from ``model.begin_state`` and updates the model, exactly
+    as ``train_epoch`` does (``train_step`` reads the loss back, so the work is finished).
+    """
+    if not batches:
+        raise ValueError('batches is empty: give at least one (X, Y) pair')
+    updater = Updater(model, lr, ctx)
+
+    def job():
+        state = model.begin_state(batches[0][0].shape[0], ctx)
+        for X, Y in batches:
+            _, state = train_step(model, updater, X, Y, detach(state), ctx, clip_theta)
+    return job

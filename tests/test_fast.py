@@ -1,11 +1,22 @@
 """The fast scratch deep RNN/GRU/LSTM: parity with the fused layers (imperative and
-hybridized), equality with the taught scratch bodies, the language model, errors, training."""
+hybridized), equality with the taught scratch bodies, the language model, errors, training;
+the timing helpers of chapter 09; the benchmark suite's output format."""
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import sys
+import time
+
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import nd
 
-from d2lrnn.fast import FastDeepRNN, FastRNNLM, copy_from_scratch, fast_parity
+from d2lrnn.fast import (FastDeepRNN, FastRNNLM, copy_from_scratch, fast_parity,
+                         time_interleaved, training_job)
 from d2lrnn.scratch import make_scratch
 from d2lrnn.training import Updater, detach, train_step
 
@@ -108,3 +119,77 @@ def test_errors():
     symbolic = FastDeepRNN('rnn', NUM_INPUTS, NUM_HIDDENS)
     with pytest.raises(ValueError, match=r'T is unknown: call the block on NDArrays'):
         symbolic(mx.sym.var('inputs'), (mx.sym.var('state'),))
+
+
+def test_time_interleaved_warms_up_then_takes_turns():
+    calls = []
+    jobs = {name: (lambda name=name: calls.append(name)) for name in ('a', 'b')}
+    seconds = time_interleaved(jobs, repeats=3, warmup=2)
+    assert calls == ['a', 'a', 'b', 'b'] + ['a', 'b'] * 3
+    assert {label: len(s) for label, s in seconds.items()} == {'a': 3, 'b': 3}
+
+
+def test_time_interleaved_times_each_call():
+    seconds = time_interleaved({'sleep': lambda: time.sleep(0.02), 'nothing': lambda: None},
+                               repeats=2, warmup=0)
+    assert min(seconds['sleep']) >= 0.02 > max(seconds['nothing'])
+    with pytest.raises(ValueError, match='need repeats >= 1 and warmup >= 0; got 0 and 1'):
+        time_interleaved({}, repeats=0)
+
+
+def test_training_job_trains_from_a_fresh_state_each_call():
+    mx.random.seed(5)
+    model = FastRNNLM('lstm', VOCAB, 8, num_layers=2)
+    model.initialize(mx.init.Xavier())
+    rows = (np.arange(2 * 3 * 4) % VOCAB).reshape(2, -1)
+    batches = [(rows[:, i:i + 4], rows[:, i + 1:i + 5]) for i in (0, 4)]
+    begun = []
+    begin_state = model.begin_state
+    model.begin_state = lambda *args: begun.append(args) or begin_state(*args)
+    before = model.dense.weight.data().copy()
+    job = training_job(model, batches, mx.cpu(), lr=0.5)
+    job()
+    job()
+    assert [args[0] for args in begun] == [2, 2]  # once per call, batch size 2
+    assert float(nd.abs(model.dense.weight.data() - before).max().asscalar()) > 0
+    with pytest.raises(ValueError, match='batches is empty'):
+        training_job(model, [], mx.cpu())
+
+
+def load_suite():
+    path = os.path.join(os.path.dirname(__file__), '..', 'benchmarks', 'suite.py')
+    spec = importlib.util.spec_from_file_location('bench_suite', path)
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    return suite
+
+
+@pytest.mark.parametrize('with_torch', [True, False], ids=['torch', 'no-torch'])
+def test_benchmark_suite_prints_json_table_and_the_two_ratio_lines(monkeypatch, with_torch):
+    suite = load_suite()
+    if with_torch and suite.torch is None:
+        pytest.skip('torch is not installed (optional benchmark dependency)')
+    if not with_torch:
+        monkeypatch.setattr(suite, 'torch', None)
+    monkeypatch.setattr(suite, 'REFERENCE', ('lstm', 1, 8))  # small stand-in for 2 x 256
+    monkeypatch.setattr(sys, 'argv', ['suite.py', '--cells', 'rnn', 'lstm', '--layers', '1',
+                                      '--hiddens', '8', '--repeats', '1', '--steps', '1',
+                                      '--warmup', '0'])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        suite.main()
+    lines = out.getvalue().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith('{')]
+    variants = suite.MXNET_VARIANTS + (['pytorch'] if with_torch else [])
+    assert sorted((r['cell'], r['variant']) for r in records if 'variant' in r
+                  and 'measurement' not in r) == sorted(
+        (cell, v) for cell in ('rnn', 'lstm') for v in variants)
+    overhead = [r for r in records if r.get('measurement') == 'training-loop overhead']
+    assert len(overhead) == 1 and overhead[0]['bare_tokens_per_s'] > 0
+    assert any(line.startswith('| rnn | 1 | 8 |') for line in lines)
+    assert any(line.startswith('| lstm | 1 | 8 |') for line in lines)
+    assert re.fullmatch(r'scratch/fused = \d+\.\d{3}', lines[-2]), lines[-2]
+    expected = r'\d+\.\d{3}' if with_torch else r'n/a \(torch not installed\)'
+    assert re.fullmatch(f'fused/pytorch = {expected}', lines[-1]), lines[-1]
+    if not with_torch:
+        assert lines[0] == 'pytorch: skipped (torch is not installed; pip install torch==2.13.0)'
