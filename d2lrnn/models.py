@@ -46,27 +46,36 @@ class RNNLMScratch:
 FUSED_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}
 
 
+def check_lm_args(cell, vocab_size, num_hiddens, num_layers, embed_size=None):
+    """Raise ValueError naming a bad language-model argument and the values that are valid.
+
+    Taught in chapter 04.
+    """
+    if cell not in FUSED_LAYERS:
+        raise ValueError(f'unknown cell type {cell!r}; valid: {", ".join(sorted(FUSED_LAYERS))}')
+    for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens),
+                        ('num_layers', num_layers)):
+        if value < 1:
+            raise ValueError(f'{name} must be >= 1, got {value}')
+    if embed_size is not None and embed_size < 1:
+        raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+
+
 class RNNModel(gluon.HybridBlock):
     """A gluon language model: one-hot or embedded tokens -> fused ``gluon.rnn`` layer -> Dense.
 
     Taught in chapter 04. ``cell`` is one of ``rnn``, ``gru``, ``lstm``; the fused layer stacks
     ``num_layers`` layers of ``num_hiddens`` units with ``dropout`` between layers (not on the
-    recurrent path); the plain RNN uses tanh, as in chapter 02 (gluon's default is ReLU). ``embed_size=None`` feeds one-hot vectors. Call it as ``model(X, state)``
-    with ``X`` of shape (batch_size, num_steps); it returns logits of shape
-    (num_steps * batch_size, vocab_size) and the new state. Hybridizable.
+    recurrent path); the plain RNN uses tanh, as in chapter 02 (gluon's default is ReLU).
+    ``embed_size=None`` feeds one-hot vectors. Call it as ``model(X, state)`` with ``X`` of
+    shape (batch_size, num_steps); it returns logits of shape (num_steps * batch_size,
+    vocab_size) and the new state. Hybridizable.
     """
 
     def __init__(self, cell, vocab_size, num_hiddens, num_layers=1, embed_size=None,
                  dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        if cell not in FUSED_LAYERS:
-            raise ValueError(f'unknown cell type {cell!r}; valid: {", ".join(sorted(FUSED_LAYERS))}')
-        for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens),
-                            ('num_layers', num_layers)):
-            if value < 1:
-                raise ValueError(f'{name} must be >= 1, got {value}')
-        if embed_size is not None and embed_size < 1:
-            raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+        check_lm_args(cell, vocab_size, num_hiddens, num_layers, embed_size)
         if not 0 <= dropout < 1:
             raise ValueError(f'dropout must lie in [0, 1), got {dropout}')
         self.cell, self.vocab_size, self.embed_size = cell, vocab_size, embed_size

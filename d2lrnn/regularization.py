@@ -12,7 +12,7 @@ output layer use the embedding matrix, which requires ``embed_size == num_hidden
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from .models import FUSED_LAYERS
+from .models import FUSED_LAYERS, check_lm_args
 
 
 def check_rate(name, rate):
@@ -113,14 +113,7 @@ class RegularizedRNNModel(gluon.HybridBlock):
                  dropout=0.0, variational=False, embed_dropout=0.0, tie_weights=False,
                  **kwargs):
         super().__init__(**kwargs)
-        if cell not in FUSED_LAYERS:
-            raise ValueError(f'unknown cell type {cell!r}; valid: {", ".join(sorted(FUSED_LAYERS))}')
-        for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens),
-                            ('num_layers', num_layers)):
-            if value < 1:
-                raise ValueError(f'{name} must be >= 1, got {value}')
-        if embed_size is not None and embed_size < 1:
-            raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+        check_lm_args(cell, vocab_size, num_hiddens, num_layers, embed_size)
         check_rate('dropout', dropout)
         check_rate('embed_dropout', embed_dropout)
         if embed_dropout and embed_size is None:
