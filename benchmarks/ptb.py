@@ -14,8 +14,8 @@ Units: Zaremba et al.'s loss is summed over the time steps of a sequence (and av
 the batch); the book's ``train_step`` averages over every token. The summed loss's gradient
 is ``num_steps`` times larger, so their update ``lr * clip(g_sum, 5)`` is ours with learning
 rate ``lr * num_steps`` and clipping threshold ``5 / num_steps``. ``--lr`` and ``--clip`` are
-given in their units and converted (with 20 steps the defaults are PyTorch word_language_model's
-``--lr 20 --clip 0.25``).
+given in their units and converted (with 20 steps the defaults become PyTorch
+word_language_model's ``--lr 20 --clip 0.25``).
 
 It trains with ``d2lrnn.schedule.fit`` (the full validation set after every epoch, the best
 epoch's parameters kept and measured on the test set) and prints one JSON object per line:
@@ -49,7 +49,8 @@ def main():
                         help='units per layer = embedding size (default: %(default)s)')
     parser.add_argument('--num-layers', type=int, default=2, help='(default: %(default)s)')
     parser.add_argument('--dropout', type=float, default=0.2,
-                        help='dropout into every layer and out of the top one (default: %(default)s)')
+                        help='dropout into every layer and out of the top one '
+                             '(default: %(default)s)')
     parser.add_argument('--tie-weights', action=argparse.BooleanOptionalAction, default=True,
                         help='share the embedding and output weights (default: %(default)s)')
     parser.add_argument('--lr', type=float, default=1.0,
