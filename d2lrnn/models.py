@@ -46,6 +46,19 @@ class RNNLMScratch:
 FUSED_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}
 
 
+def check_sizes(vocab_size, num_hiddens, embed_size=None, **more_sizes):
+    """Raise ValueError naming the first size below 1 (``embed_size=None`` means one-hot).
+
+    Taught in chapter 04. ``more_sizes`` are further named sizes, e.g. ``num_layers``.
+    """
+    for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens),
+                        *more_sizes.items()):
+        if value < 1:
+            raise ValueError(f'{name} must be >= 1, got {value}')
+    if embed_size is not None and embed_size < 1:
+        raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+
+
 def check_lm_args(cell, vocab_size, num_hiddens, num_layers, embed_size=None):
     """Raise ValueError naming a bad language-model argument and the values that are valid.
 
@@ -53,12 +66,7 @@ def check_lm_args(cell, vocab_size, num_hiddens, num_layers, embed_size=None):
     """
     if cell not in FUSED_LAYERS:
         raise ValueError(f'unknown cell type {cell!r}; valid: {", ".join(sorted(FUSED_LAYERS))}')
-    for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens),
-                        ('num_layers', num_layers)):
-        if value < 1:
-            raise ValueError(f'{name} must be >= 1, got {value}')
-    if embed_size is not None and embed_size < 1:
-        raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+    check_sizes(vocab_size, num_hiddens, embed_size, num_layers=num_layers)
 
 
 class RNNModel(gluon.HybridBlock):

@@ -99,12 +99,12 @@ class DeepScratchBase:
         new_state = []
         for params, layer_state in zip(self.layers, state):
             outputs = []
-            for X in inputs:  # X: (N, D) in layer 0, (N, H) above
+            for X in inputs:  # X: (N, D) in layer 0, the layer below's H_t (N, H) above
                 H, layer_state = self.step(params, X, layer_state)
                 outputs.append(H)
-            inputs = nd.stack(*outputs)  # this layer's outputs (T, N, H) feed the next layer
+            inputs = outputs  # the list of this layer's T outputs feeds the next layer
             new_state.append(layer_state)
-        return inputs, tuple(new_state)
+        return nd.stack(*inputs), tuple(new_state)
 
     def __call__(self, inputs, state):
         return self.forward(inputs, state)

@@ -8,6 +8,8 @@ wiring of the states, one cell reused for several layers.
 from mxnet import gluon, nd
 from mxnet.gluon import nn, rnn
 
+from .models import check_sizes
+
 
 class CellStackLM(gluon.HybridBlock):
     """A language model: one-hot or embedded tokens -> a stack of cells, unrolled -> Dense.
@@ -26,11 +28,7 @@ class CellStackLM(gluon.HybridBlock):
         if not isinstance(stack, rnn.HybridRecurrentCell):
             raise TypeError('stack must be a gluon HybridRecurrentCell (e.g. an '
                             f'rnn.HybridSequentialRNNCell of cells); got {type(stack).__name__}')
-        for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens)):
-            if value < 1:
-                raise ValueError(f'{name} must be >= 1, got {value}')
-        if embed_size is not None and embed_size < 1:
-            raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+        check_sizes(vocab_size, num_hiddens, embed_size)
         self.vocab_size, self.num_hiddens, self.embed_size = vocab_size, num_hiddens, embed_size
         self.num_steps = None  # T of the unrolled graph, read from X at each call
         with self.name_scope():
