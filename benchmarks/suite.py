@@ -13,20 +13,25 @@ hidden units. Variants:
                       check: an outside reference, when torch is installed
                       (pip install torch==2.13.0; skipped with a message otherwise)
 
-Per configuration every variant runs in this one process, the variants taking turns
+Per configuration every MXNet variant runs in this one process, the variants taking turns
 repetition by repetition after a warm-up (``d2lrnn.fast.time_interleaved``); tokens per second
 are medians over the repetitions. MXNet and PyTorch both use OMP_NUM_THREADS threads (d2lrnn's
-default: every core) and load the same libgomp. For the fused LSTM 2 x 256 it also measures
-the training loop's overhead: ``train_epoch`` (the book's loop: NumPy minibatches copied in,
-the loss read back and checked every step, the state detached) against a bare loop of
-forward, loss, backward, clipping and update on minibatches already on the device, with one
-wait at the end.
+default: every core) and load the same libgomp. Once PyTorch has run in a process, MXNet's
+graphs of many small operators run slower there (the fast model by about a quarter on two
+cores, the fused layer much less), so PyTorch runs only after every MXNet measurement: in a
+second phase, per configuration, taking turns with new fused-hybridized and fast models. Their
+speeds in that phase are reported as ``... beside pytorch`` (against the first phase, they
+show what PyTorch's presence costs) and give ``fused-h / pytorch``. For the fused LSTM 2 x 256
+the first phase also measures the training loop's overhead: ``train_epoch`` (the book's loop:
+NumPy minibatches copied in, the loss read back and checked every step, the state detached)
+against a bare loop of forward, loss, backward, clipping and update on minibatches already on
+the device, with one wait at the end.
 
 Output: one JSON object per measurement, a Markdown table of speeds and ratios, and as the last
 two lines, for LSTM 2 x 256, ``scratch/fused = R1`` (fast / fused-hybridized: the from-scratch
 model as fast as this book makes it, against the fused layer as fast as MXNet makes it) and
-``fused/pytorch = R2`` (fused-hybridized / pytorch). A benchmark, not a test: run it by hand,
-ideally on a quiet machine.
+``fused/pytorch = R2`` (fused-hybridized / pytorch, both from the second phase). A benchmark,
+not a test: run it by hand, ideally on a quiet machine.
 
     python benchmarks/suite.py [--cells lstm] [--layers 2] [--hiddens 256] [--repeats 5]
 """
@@ -53,6 +58,7 @@ except ImportError:
 
 VOCAB, BATCH, STEPS, LR, CLIP = 28, 32, 35, 1.0, 1.0
 MXNET_VARIANTS = ['fused', 'fused-hybridized', 'scratch', 'fast']
+BESIDE_PYTORCH = ['fused-hybridized', 'fast']  # timed again in turns with PyTorch (phase 2)
 REFERENCE = ('lstm', 2, 256)  # the configuration of the last two lines
 
 
@@ -139,6 +145,16 @@ def median_speeds(jobs, batches, args):
             for label, s in seconds.items()}
 
 
+def report(speeds, config, common):
+    """Print one JSON line per variant of ``median_speeds``; return variant -> median."""
+    for variant, (median, runs) in speeds.items():
+        print(json.dumps({'variant': variant, **dict(zip(('cell', 'num_layers', 'num_hiddens'),
+                                                         config)),
+                          'tokens_per_s': round(median),
+                          'runs_tokens_per_s': [round(s) for s in runs], **common}), flush=True)
+    return {variant: median for variant, (median, _) in speeds.items()}
+
+
 def ratio(numerator, denominator):
     return f'{numerator / denominator:.3f}' if numerator and denominator else 'n/a'
 
@@ -169,22 +185,13 @@ def main():
     common = {'vocab_size': VOCAB, 'batch_size': BATCH, 'num_steps': STEPS,
               'repeats': args.repeats, 'steps_per_repeat': args.steps, 'threads': threads}
 
+    configs = list(itertools.product(args.cells, args.layers, args.hiddens))
     table = {}  # (cell, L, H) -> variant -> median tokens/s
-    for cell, num_layers, num_hiddens in itertools.product(args.cells, args.layers,
-                                                           args.hiddens):
+    for config in configs:  # phase 1: MXNet only
         d2lrnn.seed_everything(0)
-        jobs = {v: training_job(mxnet_model(v, cell, num_layers, num_hiddens, ctx), batches,
-                                ctx, LR, CLIP) for v in MXNET_VARIANTS}
-        if torch is not None:
-            torch.manual_seed(0)
-            jobs['pytorch'] = torch_job(cell, num_layers, num_hiddens, batches)
-        speeds = table[cell, num_layers, num_hiddens] = {}
-        for variant, (median, runs) in median_speeds(jobs, batches, args).items():
-            speeds[variant] = median
-            print(json.dumps({'variant': variant, 'cell': cell, 'num_layers': num_layers,
-                              'num_hiddens': num_hiddens, 'tokens_per_s': round(median),
-                              'runs_tokens_per_s': [round(s) for s in runs], **common}),
-                  flush=True)
+        jobs = {v: training_job(mxnet_model(v, *config, ctx), batches, ctx, LR, CLIP)
+                for v in MXNET_VARIANTS}
+        table[config] = report(median_speeds(jobs, batches, args), config, common)
 
     loop = None
     if REFERENCE in table:
@@ -200,7 +207,15 @@ def main():
                           'train_epoch_tokens_per_s': round(loop['train_epoch']),
                           'overhead_percent': round(loop['overhead'], 2), **common}))
 
-    columns = MXNET_VARIANTS + ['pytorch']
+    for config in configs if torch is not None else []:  # phase 2: beside PyTorch
+        d2lrnn.seed_everything(0)
+        torch.manual_seed(0)
+        jobs = {f'{v} beside pytorch': training_job(mxnet_model(v, *config, ctx), batches, ctx,
+                                                     LR, CLIP) for v in BESIDE_PYTORCH}
+        jobs['pytorch'] = torch_job(*config, batches)
+        table[config].update(report(median_speeds(jobs, batches, args), config, common))
+
+    columns = MXNET_VARIANTS + [f'{v} beside pytorch' for v in BESIDE_PYTORCH] + ['pytorch']
     print('\n| cell | L | H | ' + ' | '.join(columns) + ' | scratch / fused-h | fast / fused-h '
           '| fast / fused | fused-h / fused | fused-h / pytorch |')
     print('|---|---:|---:|' + '---:|' * (len(columns) + 5))
@@ -210,11 +225,13 @@ def main():
                   ratio(speed['fast'], speed['fused-hybridized']),
                   ratio(speed['fast'], speed['fused']),
                   ratio(speed['fused-hybridized'], speed['fused']),
-                  ratio(speed['fused-hybridized'], speed.get('pytorch'))]
+                  ratio(speed.get('fused-hybridized beside pytorch'), speed.get('pytorch'))]
         print(f'| {cell} | {num_layers} | {num_hiddens} | ' + ' | '.join(cells + ratios) + ' |')
     print(f'\ntraining tokens/s, medians of {args.repeats} interleaved repetitions of '
           f'{args.steps} steps, {threads} threads; scratch = as taught, fast = FastRNNLM '
-          'hybridized, fused-h = RNNModel hybridized, fused = RNNModel imperative')
+          'hybridized, fused-h = RNNModel hybridized, fused = RNNModel imperative; '
+          '"... beside pytorch": new models of the same variants, timed in turns with PyTorch '
+          'after every MXNet measurement')
     if loop is not None:
         print(f'\n| training loop, fused-h {REFERENCE[0].upper()} {REFERENCE[1]} x {REFERENCE[2]} '
               '| bare step | train_epoch | overhead |'
@@ -228,8 +245,9 @@ def main():
         print('fused/pytorch = n/a (LSTM 2 x 256 not measured)')
         return
     print(f"scratch/fused = {ratio(reference['fast'], reference['fused-hybridized'])}")
-    print('fused/pytorch = ' + (ratio(reference['fused-hybridized'], reference['pytorch'])
-                                if 'pytorch' in reference else 'n/a (torch not installed)'))
+    print('fused/pytorch = ' + (
+        ratio(reference['fused-hybridized beside pytorch'], reference['pytorch'])
+        if 'pytorch' in reference else 'n/a (torch not installed)'))
 
 
 if __name__ == '__main__':
