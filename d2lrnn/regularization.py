@@ -12,7 +12,7 @@ output layer use the embedding matrix, which requires ``embed_size == num_hidden
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from .models import FUSED_LAYERS, check_lm_args
+from .models import FUSED_LAYERS, check_lm_args, check_sizes
 
 
 def check_rate(name, rate):
@@ -92,6 +92,61 @@ class WordDropoutEmbedding(nn.Embedding):
         if self.rate > 0:
             weight = F.Dropout(weight, p=self.rate, axes=(1,))  # one draw per row (word)
         return super().hybrid_forward(F, x, weight)
+
+
+class EmbeddingLMScratch:
+    """A scratch language model with an embedding: embedding dropout and weight tying.
+
+    Taught in chapter 07. Token ``i`` reads row ``i`` of ``W_emb`` (vocab_size, E), with E
+    the ``num_inputs`` of ``body`` (a scratch body of ``d2lrnn.scratch``, plain or wrapped in
+    ``DropoutScratch``); O_t = H_t W_hq + b_q, and ``tie_weights=True`` uses ``W_emb``
+    transposed as W_hq (one array; needs E == num_hiddens). While training, ``embed_dropout``
+    drops whole words: one Bernoulli draw per row of ``W_emb`` and minibatch, kept rows scaled
+    by 1 / (1 - rate), for the lookup only. Called like ``RNNLMScratch``: X (batch_size,
+    num_steps) -> logits (num_steps * batch_size, vocab_size), time major, and the new state.
+    """
+
+    def __init__(self, body, vocab_size, embed_dropout=0.0, tie_weights=False, sigma=0.01):
+        check_sizes(vocab_size, body.num_hiddens, body.num_inputs)
+        check_rate('embed_dropout', embed_dropout)
+        if tie_weights and body.num_inputs != body.num_hiddens:
+            raise ValueError('weight tying shares one (vocab_size, size) matrix between the '
+                             'embedding and the output layer, so the body must read '
+                             f'num_inputs == num_hiddens; got {body.num_inputs} and '
+                             f'{body.num_hiddens}')
+        self.body, self.vocab_size = body, vocab_size
+        self.embed_dropout, self.tie_weights = embed_dropout, tie_weights
+        ctx, dtype = body.params[0].context, body.params[0].dtype
+        self.W_emb = nd.random.normal(scale=sigma, shape=(vocab_size, body.num_inputs),
+                                      ctx=ctx, dtype=dtype)
+        self.W_hq = None if tie_weights else nd.random.normal(
+            scale=sigma, shape=(body.num_hiddens, vocab_size), ctx=ctx, dtype=dtype)
+        self.b_q = nd.zeros(vocab_size, ctx=ctx, dtype=dtype)
+        for param in self.params[len(body.params):]:
+            param.attach_grad()
+
+    @property
+    def params(self):
+        """The body's parameters, then ``W_emb``, ``W_hq`` (unless tied) and ``b_q``."""
+        own = [self.W_emb] + ([] if self.tie_weights else [self.W_hq]) + [self.b_q]
+        return self.body.params + own
+
+    def begin_state(self, batch_size, ctx=None):
+        return self.body.begin_state(batch_size, ctx)
+
+    def __call__(self, X, state):
+        W_emb = self.W_emb
+        if self.embed_dropout and autograd.is_training():
+            keep = nd.random.uniform(shape=(self.vocab_size, 1), ctx=W_emb.context,
+                                     dtype=W_emb.dtype) >= self.embed_dropout
+            W_emb = nd.broadcast_mul(W_emb, keep / (1 - self.embed_dropout))
+        inputs = nd.Embedding(X.T, W_emb, input_dim=self.vocab_size,
+                              output_dim=self.body.num_inputs)                 # (T, N, E)
+        outputs, state = self.body(inputs, state)                              # (T, N, H)
+        outputs = outputs.reshape((-1, self.body.num_hiddens))
+        logits = (nd.dot(outputs, self.W_emb, transpose_b=True) if self.tie_weights
+                  else nd.dot(outputs, self.W_hq))
+        return logits + self.b_q, state
 
 
 class RegularizedRNNModel(gluon.HybridBlock):

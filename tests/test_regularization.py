@@ -1,4 +1,6 @@
 """Dropout between layers, variational dropout, embedding dropout and weight tying."""
+import types
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -7,10 +9,11 @@ from mxnet import autograd, nd
 import d2lrnn
 from d2lrnn.checkpoint import load_checkpoint, load_parameters_checked, save_checkpoint
 from d2lrnn.models import RNNModel, count_params
-from d2lrnn.regularization import (DropoutScratch, RegularizedRNNModel, WordDropoutEmbedding,
-                                   sequence_dropout)
-from d2lrnn.scratch import LSTMScratch
+from d2lrnn.regularization import (DropoutScratch, EmbeddingLMScratch, RegularizedRNNModel,
+                                   WordDropoutEmbedding, sequence_dropout)
+from d2lrnn.scratch import LSTMScratch, copy_to_fused
 from d2lrnn.text import Vocab
+from d2lrnn.training import train
 
 V, H, L, N, T = 30, 8, 2, 6, 7
 
@@ -204,3 +207,98 @@ def test_checkpoint_round_trip_keeps_the_tying(tmp_path):
     with pytest.raises(ValueError, match='checkpoint has 2 recurrent layer.* model has 3'):
         load_parameters_checked(make(num_layers=3, tie_weights=True),
                                 str(tmp_path / 'model.params'))
+
+
+def scratch_lm(seed=0, **kwargs):
+    d2lrnn.seed_everything(seed)
+    return EmbeddingLMScratch(LSTMScratch(H, H, L, sigma=0.3), V, sigma=0.3, **kwargs)
+
+
+def test_tied_scratch_lm_equals_the_tied_gluon_model():
+    """Same weights: same logits, states and gradients (W_emb's sums both of its uses)."""
+    ours, theirs = scratch_lm(tie_weights=True), make(tie_weights=True)
+    theirs.embedding.weight.set_data(ours.W_emb)
+    theirs.dense.bias.set_data(ours.b_q)
+    for params, fused in zip(ours.body.layers, theirs.rnn):
+        one_layer = LSTMScratch(H, H, 1)
+        one_layer.layers = [params]
+        copy_to_fused(one_layer, fused)
+    X, Y = tokens(1), tokens(2)
+    state = [nd.random.normal(shape=(L, N, H)) for _ in range(2)]  # [H, C]
+    results = []
+    for model, begin in ((ours, tuple(zip(*[list(kind) for kind in state]))), (theirs, state)):
+        with autograd.record():
+            logits, new_state = model(X, begin)
+            loss = nd.pick(nd.log_softmax(logits), Y.T.reshape(-1)).sum()
+        loss.backward()
+        results.append((logits, new_state))
+    (logits_o, state_o), (logits_t, state_t) = results
+    np.testing.assert_allclose(logits_o.asnumpy(), logits_t.asnumpy(), atol=1e-5)
+    for kind, stacked in enumerate(state_t):  # H, then C
+        np.testing.assert_allclose(nd.stack(*[s[kind] for s in state_o]).asnumpy(),
+                                   stacked.asnumpy(), atol=1e-5)
+    np.testing.assert_allclose(ours.W_emb.grad.asnumpy(),
+                               theirs.embedding.weight.grad().asnumpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.b_q.grad.asnumpy(), theirs.dense.bias.grad().asnumpy(),
+                               rtol=1e-4, atol=1e-5)
+
+
+class RecordingBody:
+    """A scratch body that keeps the inputs of every call (NumPy)."""
+
+    def __init__(self, body):
+        self.body, self.inputs = body, []
+        self.num_inputs, self.num_hiddens, self.params = (body.num_inputs, body.num_hiddens,
+                                                          body.params)
+
+    def begin_state(self, batch_size, ctx=None):
+        return self.body.begin_state(batch_size, ctx)
+
+    def __call__(self, inputs, state):
+        self.inputs.append(inputs.asnumpy())
+        return self.body(inputs, state)
+
+
+def test_scratch_lm_tying_and_word_dropout():
+    tied, untied = scratch_lm(tie_weights=True), scratch_lm()
+    assert count_params(untied) - count_params(tied) == V * H
+    assert tied.W_hq is None and tied.params[-2:] == [tied.W_emb, tied.b_q]
+    lm = scratch_lm(embed_dropout=0.5)
+    lm.body = RecordingBody(lm.body)
+    X = nd.array(np.tile(np.arange(V), (3, 2)))  # every word six times
+    words = X.T.asnumpy().reshape(-1).astype(int)
+    with autograd.record():
+        lm(X, lm.begin_state(X.shape[0]))
+    rows = lm.body.inputs[-1].reshape(-1, H)
+    dropped = (rows == 0).all(axis=1)
+    for word in range(V):
+        assert len(set(dropped[words == word])) == 1, 'a word is dropped everywhere or nowhere'
+    assert 0 < dropped.mean() < 1
+    W_emb = lm.W_emb.asnumpy()
+    np.testing.assert_allclose(rows[~dropped], W_emb[words[~dropped]] * 2, rtol=1e-6)
+    lm(X, lm.begin_state(X.shape[0]))  # not recording: no dropout
+    np.testing.assert_array_equal(lm.body.inputs[-1].reshape(-1, H), W_emb[words])
+
+
+def test_regularized_scratch_lm_learns_with_the_book_loop():
+    d2lrnn.seed_everything(3)
+    text = [0, 1, 2, 3, 4, 3, 2, 1] * 125  # the next token needs the previous two
+    corpus = types.SimpleNamespace(train=text[:800], valid=text[800:])
+    body = DropoutScratch(LSTMScratch(16, 16, 2, sigma=0.3), 0.1, variational=True)
+    model = EmbeddingLMScratch(body, 5, embed_dropout=0.1, tie_weights=True, sigma=0.3)
+    history = train(model, corpus, 2.0, 4, mx.cpu(), batch_size=4, num_steps=10, plot=False)
+    assert history[0]['val_ppl'] > 2 and history[-1]['val_ppl'] < 1.5
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(body=LSTMScratch(4, H, L), tie_weights=True),
+     'the body must read num_inputs == num_hiddens; got 4 and 8'),
+    (dict(body=LSTMScratch(H, H, L), embed_dropout=1.0),
+     r'embed_dropout must lie in \[0, 1\), got 1.0'),
+    (dict(body=LSTMScratch(H, H, L), vocab_size=0), 'vocab_size must be >= 1, got 0'),
+])
+def test_scratch_lm_bad_configuration(kwargs, message):
+    options = dict(vocab_size=V)
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        EmbeddingLMScratch(**options)
