@@ -136,10 +136,8 @@ class EmbeddingLMScratch:
 
     def __call__(self, X, state):
         W_emb = self.W_emb
-        if self.embed_dropout and autograd.is_training():
-            keep = nd.random.uniform(shape=(self.vocab_size, 1), ctx=W_emb.context,
-                                     dtype=W_emb.dtype) >= self.embed_dropout
-            W_emb = nd.broadcast_mul(W_emb, keep / (1 - self.embed_dropout))
+        if self.embed_dropout:  # one draw per row (word), only while training
+            W_emb = nd.Dropout(W_emb, p=self.embed_dropout, axes=(1,))
         inputs = nd.Embedding(X.T, W_emb, input_dim=self.vocab_size,
                               output_dim=self.body.num_inputs)                 # (T, N, E)
         outputs, state = self.body(inputs, state)                              # (T, N, H)
