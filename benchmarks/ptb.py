@@ -17,12 +17,14 @@ rate ``lr * num_steps`` and clipping threshold ``5 / num_steps``. ``--lr`` and `
 given in their units and converted (with 20 steps the defaults become PyTorch
 word_language_model's ``--lr 20 --clip 0.25``).
 
-It trains with ``d2lrnn.schedule.fit`` (the full validation set after every epoch, the best
-epoch's parameters kept and measured on the test set) and prints one JSON object per line:
-the configuration first, then one per epoch (``epoch``, ``lr``, ``train_ppl``, ``val_ppl``,
-``tokens_per_s``, ``seconds``), then the result (``best_epoch``, ``best_val_ppl``,
-``test_ppl``, ``seconds``). With ``--out DIR`` the state is saved after every epoch and
-``--resume`` continues from it. A benchmark, not a test: run it by hand, e.g.
+It trains with the book's loop, ``d2lrnn.training.train``, and chapter 07's
+``PlateauSchedule`` (the full validation set after every epoch, the best epoch's parameters
+kept and measured on the test set) and prints one JSON object per line: the configuration
+first, then one per epoch (``epoch``, ``lr``, ``train_ppl``, ``val_ppl``, ``tokens_per_s``,
+``seconds``), then the result (``best_epoch``, ``best_val_ppl``, ``test_ppl``,
+``stopped_early``, ``epochs``, ``seconds``). With ``--out DIR`` every epoch is committed to
+the run folder ``DIR`` (``d2lrnn/runs.py``) and ``--resume`` continues from it. A benchmark,
+not a test: run it by hand, e.g.
 
     OMP_NUM_THREADS=2 python benchmarks/ptb.py --out runs/ptb-small
     OMP_NUM_THREADS=2 python benchmarks/ptb.py --out runs/ptb-small --resume   # after a stop
@@ -33,13 +35,16 @@ import os
 import sys
 import time
 
+import d2lrnn  # before MXNet: the thread count and the instruction-set pins
 import mxnet as mx
 
-import d2lrnn
+from d2lrnn import runs
 from d2lrnn.models import count_params
+from d2lrnn.registry import model_config
 from d2lrnn.regularization import RegularizedRNNModel
-from d2lrnn.schedule import fit, load_state, save_state
+from d2lrnn.schedule import PlateauSchedule
 from d2lrnn.text import load_corpus
+from d2lrnn.training import Updater, evaluate_perplexity, train
 
 
 def main():
@@ -70,11 +75,13 @@ def main():
     parser.add_argument('--max-tokens', type=int,
                         help='keep only the first N tokens of each split (a quick try)')
     parser.add_argument('--seed', type=int, default=0, help='(default: %(default)s)')
-    parser.add_argument('--out', help='save the state after every epoch into this folder')
+    parser.add_argument('--out', help='the run folder: every epoch is committed there')
     parser.add_argument('--resume', action='store_true', help='continue the run in --out')
     args = parser.parse_args()
     if args.resume and not args.out:
         parser.error('--resume needs --out, the folder of the run to continue')
+    if args.out and not args.resume and runs.holds_run(args.out):
+        parser.error(f'{args.out} already holds a run: add --resume, or choose another --out')
 
     def emit(record):
         print(json.dumps(record), flush=True)
@@ -87,30 +94,42 @@ def main():
                                 tie_weights=args.tie_weights)
     model.initialize(mx.init.Uniform(args.init_scale), ctx=ctx)
     model.hybridize(static_alloc=True, static_shape=True)
-    state, best = load_state(args.out, model) if args.resume else (None, None)
-    if args.resume and state is None:
-        sys.exit(f'{args.out} holds no saved state to resume')
     # the book's loss is a mean over tokens: see "Units" above
     lr, clip = args.lr * args.num_steps, args.clip / args.num_steps
-    emit(dict(vars(args), mean_loss_lr=lr, mean_loss_clip=clip, vocab_size=len(corpus.vocab),
-              train_tokens=len(corpus.train),
-              parameters=count_params(model), threads=os.environ.get('OMP_NUM_THREADS'),
-              resumed_after_epoch=state.epoch if state else None))
-    for record in state.history if state else []:
+    schedule = PlateauSchedule(lr, args.lr_decay, args.decay_start, seed=args.seed)
+    updater = Updater(model, lr, ctx)
+    if args.resume and not runs.resume_run(args.out, model, schedule, updater):
+        sys.exit(f'{args.out} holds no finished epoch to resume from')
+    options = {k: v for k, v in vars(args).items() if k not in ('out', 'resume')}
+    config = dict(model=model_config(model), corpus=dict(name='ptb', token='word',
+                                                         max_tokens=args.max_tokens),
+                  training=dict(options, mean_loss_lr=lr, mean_loss_clip=clip,
+                                script='benchmarks/ptb.py'))
+    if args.out and not args.resume:
+        runs.start_run(args.out, config, corpus.vocab)
+    emit(dict(options, mean_loss_lr=lr, mean_loss_clip=clip, vocab_size=len(corpus.vocab),
+              train_tokens=len(corpus.train), parameters=count_params(model),
+              threads=os.environ.get('OMP_NUM_THREADS'),
+              resumed_after_epoch=schedule.epoch if args.resume else None))
+    for record in schedule.history:
         emit(record)
 
-    def on_epoch(state, best):
+    def on_epoch(schedule):
         if args.out:
-            save_state(args.out, model, state, best)
-        emit(state.history[-1])
+            runs.save_epoch(args.out, model, schedule, updater)
+        emit(schedule.history[-1])
 
     start = time.time()
-    state = fit(model, corpus, lr, args.epochs, ctx, batch_size=args.batch_size,
-                num_steps=args.num_steps, clip_theta=clip, seed=args.seed,
-                lr_decay=args.lr_decay, decay_start=args.decay_start, plot=False,
-                state=state, best=best, on_epoch=on_epoch)
-    emit(dict(best_epoch=state.best_epoch, best_val_ppl=state.best_val_ppl,
-              test_ppl=state.test_ppl, seconds=time.time() - start))
+    train(model, corpus, schedule, args.epochs, ctx, batch_size=args.batch_size,
+          num_steps=args.num_steps, clip_theta=clip, plot=False, updater=updater,
+          on_epoch=on_epoch)
+    result = dict(best_epoch=schedule.best_epoch, best_val_ppl=schedule.best_val_ppl,
+                  test_ppl=evaluate_perplexity(model, corpus.test, ctx,
+                                               num_steps=args.num_steps),
+                  stopped_early=schedule.stopped_early, epochs=schedule.epoch)
+    if args.out:
+        runs.save_result(args.out, result)
+    emit(dict(result, seconds=time.time() - start))
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """Corpora: a registry of canonical addresses and sha1 sums, a verified cache, a mirror.
 
-Taught in chapter 01 (reading the corpora). A corpus file is looked up in this order:
+Introduced in chapter 01 (reading the corpora). A corpus file is looked up in this order:
 
 1. the cache folder (``data/`` in the repository, or ``$D2LRNN_DATA_DIR``), if its sha1 matches;
 2. the mirror folder ``$D2LRNN_DATA_MIRROR`` (a local copy of the files, for offline machines);
@@ -14,9 +14,10 @@ import collections
 import hashlib
 import os
 import shutil
-import tempfile
 
 from mxnet.gluon.utils import download
+
+from .files import atomic_write
 
 DATA_DIR_VAR = 'D2LRNN_DATA_DIR'
 MIRROR_VAR = 'D2LRNN_DATA_MIRROR'
@@ -62,23 +63,20 @@ def sha1sum(path):
 
 
 def _install(fetch, resource, cache_dir):
-    """Run ``fetch(tmp_path)`` into a private temporary folder inside ``cache_dir``, verify
-    the result and move it into place atomically; the temporary folder always goes away."""
+    """Run ``fetch(tmp_path)``, verify the file's sha1 and only then move it into
+    ``cache_dir`` (``files.atomic_write``): a failed or corrupt transfer leaves nothing."""
     os.makedirs(cache_dir, exist_ok=True)
-    tmp_dir = tempfile.mkdtemp(prefix='.partial-', dir=cache_dir)
-    try:
-        tmp_path = os.path.join(tmp_dir, resource.filename)
+    target = os.path.join(cache_dir, resource.filename)
+
+    def fetch_verified(tmp_path):
         fetch(tmp_path)
         actual = sha1sum(tmp_path)
         if actual != resource.sha1:
             raise ChecksumError(
                 f'{resource.filename}: sha1 {actual} does not match the expected '
                 f'{resource.sha1}; the file was not saved.')
-        target = os.path.join(cache_dir, resource.filename)
-        os.replace(tmp_path, target)
-        return target
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    atomic_write(target, fetch_verified)
+    return target
 
 
 def fetch(name):

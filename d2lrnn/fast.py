@@ -29,6 +29,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
+from .checks import check_number
 from .scratch import CELLS, _max_abs_diff
 from .training import Updater, detach, train_step
 
@@ -71,8 +72,7 @@ class FastDeepRNN(gluon.HybridBlock):
             raise ValueError(f'unknown cell type {cell!r}; valid: {", ".join(sorted(GATES))}')
         for name, value in (('num_inputs', num_inputs), ('num_hiddens', num_hiddens),
                             ('num_layers', num_layers)):
-            if int(value) != value or value < 1:
-                raise ValueError(f'{name} must be an integer >= 1; got {value!r}')
+            check_number(name, value, integer=True, low=1)
         super().__init__(**kwargs)
         self.cell, self.num_inputs = cell, num_inputs
         self.num_hiddens, self.num_layers = num_hiddens, num_layers
@@ -274,7 +274,7 @@ def copy_fast_to_fused(fast, fused):
 def fast_parity(fast, seq_len=5, batch_size=3, seed=0):
     """Max absolute differences between the fast block and the fused layer, deterministic.
 
-    Taught in chapter 09.
+    Introduced in chapter 09.
     Evaluates ``fast`` as it is (hybridize it first to check the unrolled graph). Overwrites
     its biases with random values, copies all parameters into a fused layer, runs both on the
     same random inputs and random initial state, and backpropagates a random-weighted sum of
@@ -342,8 +342,8 @@ def time_interleaved(jobs, repeats=5, warmup=1):
     then each of the ``repeats`` rounds runs every job once, so a machine that slows down or
     speeds up (other programs, clock changes) affects all jobs alike. Compare medians.
     """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f'need repeats >= 1 and warmup >= 0; got {repeats} and {warmup}')
+    check_number('repeats', repeats, integer=True, low=1)
+    check_number('warmup', warmup, integer=True, low=0)
     for job in jobs.values():
         for _ in range(warmup):
             job()

@@ -5,6 +5,8 @@ Taught in chapter 02.
 import numpy as np
 from mxnet import nd
 
+from .checks import check_number
+
 
 def predict(prefix, num_preds, model, vocab, ctx, token='char', temperature=0.0,
             top_k=None, seed=None):
@@ -15,10 +17,9 @@ def predict(prefix, num_preds, model, vocab, ctx, token='char', temperature=0.0,
     tokens if given, with a private generator seeded by ``seed``. Prefix tokens that are not
     in the vocabulary are read as ``<unk>``, and a line says which ones.
     """
-    if temperature < 0:
-        raise ValueError(f'temperature must be >= 0 (0 means greedy), got {temperature}')
-    if top_k is not None and not 1 <= top_k <= len(vocab):
-        raise ValueError(f'top_k must lie in [1, {len(vocab)}], got {top_k}')
+    check_number('temperature', temperature, low=0, note=' (0 means greedy)')
+    if top_k is not None:
+        check_number('top_k', top_k, integer=True, low=1, high=len(vocab))
     tokens = list(prefix) if token == 'char' else prefix.split()
     if not tokens:
         raise ValueError('the prefix must hold at least one token')

@@ -10,13 +10,13 @@ import random
 
 import numpy as np
 
+from .checks import check_number
+
 
 def check_minibatch_args(corpus, batch_size, num_steps):
     """Raise ``ValueError`` unless the corpus holds at least one minibatch."""
-    if batch_size < 1:
-        raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-    if num_steps < 1:
-        raise ValueError(f'num_steps must be >= 1, got {num_steps}')
+    check_number('batch_size', batch_size, integer=True, low=1)
+    check_number('num_steps', num_steps, integer=True, low=1)
     needed = batch_size * num_steps + 1
     if len(corpus) < needed:
         raise ValueError(
@@ -67,7 +67,7 @@ def bptt_batches(corpus, batch_size, num_steps=35):
     corpus cut into ``batch_size`` rows from its first token, read in windows of ``num_steps``
     with the last window kept, so every token but the very last is predicted once.
 
-    Taught in chapter 01.
+    Introduced in chapter 01.
     """
     return seq_data_iter_sequential(corpus, batch_size, num_steps, offset=0, keep_last=True)
 
@@ -75,7 +75,7 @@ def bptt_batches(corpus, batch_size, num_steps=35):
 class SeqDataLoader:
     """Re-iterable minibatch loader over a list of token indices.
 
-    Taught in chapter 01. Each ``iter()`` starts a new epoch with fresh random offsets.
+    Introduced in chapter 01. Each ``iter()`` starts a new epoch with fresh random offsets.
     """
 
     def __init__(self, corpus, batch_size, num_steps, use_random_iter=False):

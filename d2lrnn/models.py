@@ -5,6 +5,8 @@ Taught in chapter 02 (the scratch wrapper) and chapter 04 (the gluon model).
 from mxnet import gluon, nd
 from mxnet.gluon import nn, rnn
 
+from .checks import check_number, check_rate
+
 
 class RNNLMScratch:
     """A scratch language model: one-hot inputs -> deep RNN body -> O_t = H_t^(L) W_hq + b_q.
@@ -53,10 +55,9 @@ def check_sizes(vocab_size, num_hiddens, embed_size=None, **more_sizes):
     """
     for name, value in (('vocab_size', vocab_size), ('num_hiddens', num_hiddens),
                         *more_sizes.items()):
-        if value < 1:
-            raise ValueError(f'{name} must be >= 1, got {value}')
-    if embed_size is not None and embed_size < 1:
-        raise ValueError(f'embed_size must be >= 1 (or None for one-hot), got {embed_size}')
+        check_number(name, value, integer=True, low=1)
+    if embed_size is not None:
+        check_number('embed_size', embed_size, integer=True, low=1, note=' (or None: one-hot)')
 
 
 def check_lm_args(cell, vocab_size, num_hiddens, num_layers, embed_size=None):
@@ -84,10 +85,9 @@ class RNNModel(gluon.HybridBlock):
                  dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_lm_args(cell, vocab_size, num_hiddens, num_layers, embed_size)
-        if not 0 <= dropout < 1:
-            raise ValueError(f'dropout must lie in [0, 1), got {dropout}')
+        check_rate('dropout', dropout)
         self.cell, self.vocab_size, self.embed_size = cell, vocab_size, embed_size
-        self.num_hiddens, self.num_layers = num_hiddens, num_layers
+        self.num_hiddens, self.num_layers, self.dropout = num_hiddens, num_layers, dropout
         with self.name_scope():
             self.embedding = (nn.Embedding(vocab_size, embed_size) if embed_size else None)
             extra = {'activation': 'tanh'} if cell == 'rnn' else {}

@@ -17,7 +17,7 @@ def _in_notebook():
 class PerplexityPlot:
     """Train and validation perplexity per epoch; ``update(history)`` redraws it.
 
-    Taught in chapter 02. In a notebook the figure is shown once and then updated in place;
+    Introduced in chapter 02. In a notebook the figure is shown once and then updated in place;
     elsewhere nothing is shown and ``save(path)`` writes it (e.g. ``perplexity.png``).
     """
 

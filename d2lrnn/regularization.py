@@ -12,16 +12,8 @@ output layer use the embedding matrix, which requires ``embed_size == num_hidden
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
+from .checks import check_rate
 from .models import FUSED_LAYERS, check_lm_args, check_sizes
-
-
-def check_rate(name, rate):
-    """Raise ValueError unless ``rate`` lies in [0, 1).
-
-    Taught in chapter 07.
-    """
-    if not 0 <= rate < 1:
-        raise ValueError(f'{name} must lie in [0, 1), got {rate}')
 
 
 def sequence_dropout(inputs, rate, variational=False):

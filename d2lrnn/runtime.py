@@ -1,6 +1,6 @@
 """Run settings shared by every chapter: quick mode, seeding, thread count.
 
-Taught in chapter 01. ``D2LRNN_QUICK=1`` (set by ``make test``) shrinks epochs and data so
+Introduced in chapter 01. ``D2LRNN_QUICK=1`` (set by ``make test``) shrinks epochs and data so
 that every chapter runs in seconds under nbval; ``make book`` leaves it unset (full mode).
 """
 import os

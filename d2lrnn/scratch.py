@@ -11,6 +11,8 @@ import numpy as np
 from mxnet import autograd, nd
 from mxnet.gluon import rnn
 
+from .checks import check_number
+
 
 class DeepScratchBase:
     """What the three bodies share: parameters per layer, the state, the loop over layers.
@@ -29,8 +31,7 @@ class DeepScratchBase:
                  dtype='float32'):
         for name, value in (('num_inputs', num_inputs), ('num_hiddens', num_hiddens),
                             ('num_layers', num_layers)):
-            if int(value) != value or value < 1:
-                raise ValueError(f'{name} must be an integer >= 1; got {value!r}')
+            check_number(name, value, integer=True, low=1)
         self.num_inputs, self.num_hiddens, self.num_layers = num_inputs, num_hiddens, num_layers
         self.dtype = dtype
         ctx = ctx or mx.current_context()

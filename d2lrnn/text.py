@@ -98,7 +98,7 @@ def load_corpus(name_or_path, token=None, normalize=None, valid_fraction=0.1,
                 max_tokens=None, min_freq=0):
     """Load a corpus into train/valid(/test) index lists and a vocabulary built on train.
 
-    Taught in chapter 01. PTB keeps its own train/valid/test files. Other corpora hold out
+    Introduced in chapter 01. PTB keeps its own train/valid/test files. Other corpora hold out
     the last ``valid_fraction`` of their tokens for validation. ``max_tokens`` keeps only the
     first tokens of every split (quick mode, learning curves).
     """

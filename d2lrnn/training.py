@@ -12,11 +12,12 @@ import time
 import numpy as np
 from mxnet import autograd, gluon, nd
 
-from .iterators import SeqDataLoader, bptt_batches
+from .iterators import SeqDataLoader, bptt_batches, check_minibatch_args
 from .plotting import PerplexityPlot
 
 
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
+OPTIMIZERS = ('sgd', 'adam')
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -35,17 +36,24 @@ def detach(state):
 
 
 class Updater:
-    """Plain SGD for a scratch model's ``params``, a ``gluon.Trainer`` for a gluon block.
+    """Minibatch SGD for a scratch model's ``params``, a ``gluon.Trainer`` for a gluon block.
 
-    Taught in chapter 02. The loss is a mean over tokens, so the step is ``lr * grad``.
+    Taught in chapter 02. The loss is a mean over tokens, so an SGD step is ``lr * grad``.
+    ``optimizer`` is ``'sgd'`` or, for gluon blocks only, ``'adam'`` (gluon's, whose state
+    ``trainer.save_states``/``load_states`` keep).
     """
 
-    def __init__(self, model, lr, ctx):
+    def __init__(self, model, lr, ctx, optimizer='sgd'):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f'unknown optimizer {optimizer!r}; valid: {", ".join(OPTIMIZERS)}')
         self.lr = lr
         if isinstance(model, gluon.Block):
             params = [p for p in model.collect_params().values() if p.grad_req != 'null']
-            self.trainer = gluon.Trainer(params, 'sgd', {'learning_rate': lr})
+            self.trainer = gluon.Trainer(params, optimizer, {'learning_rate': lr})
             self.grads = [p.grad(ctx) for p in params]
+        elif optimizer != 'sgd':
+            raise ValueError(f'a scratch model is updated by plain SGD; {optimizer!r} needs '
+                             'a gluon block')
         else:
             self.trainer, self.params = None, model.params
             self.grads = [p.grad for p in self.params]
@@ -125,28 +133,63 @@ def evaluate_perplexity(model, corpus, ctx, batch_size=10, num_steps=35):
     return math.exp(float(total_loss.asscalar()) / num_tokens)
 
 
+class Schedule:
+    """Where a run stands after ``epoch`` finished epochs, and what the next epoch does.
+
+    Taught in chapter 02, where the learning rate ``lr`` stays constant. ``history`` holds
+    one record per finished epoch: ``epoch``, ``lr``, ``train_ppl``, ``val_ppl``,
+    ``tokens_per_s`` (training only) and ``seconds``. ``train`` calls ``start_epoch`` before
+    every epoch, ``end_epoch`` after it, and ``finish`` once at the end; chapter 07's
+    ``PlateauSchedule`` overrides them to decay the rate, keep the best parameters and stop
+    early (``stopped_early``).
+    """
+
+    def __init__(self, lr):
+        self.lr, self.epoch, self.history, self.stopped_early = lr, 0, [], False
+
+    def start_epoch(self, epoch):
+        """Called before epoch ``epoch`` (counted from 1) trains."""
+
+    def end_epoch(self, model, record):
+        """Called with the record of the epoch that just ended."""
+        self.history.append(record)
+        self.epoch = record['epoch']
+
+    def finish(self, model):
+        """Called when training ends; here the model keeps its last parameters."""
+
+
 def train(model, corpus, lr, num_epochs, ctx, batch_size=32, num_steps=35,
           use_random_iter=False, clip_theta=1.0, eval_batch_size=10, plot=True,
-          on_batch=None, on_epoch=None):
+          updater=None, on_batch=None, on_epoch=None):
     """Train on ``corpus.train``; after each epoch measure perplexity on ``corpus.valid``.
 
-    Taught in chapter 02. Returns the history: one dict per epoch with ``epoch``,
-    ``train_ppl``, ``val_ppl``, ``tokens_per_s`` (training only) and ``seconds``. With
-    ``plot`` the two perplexities are drawn live (in place in a notebook). ``on_batch`` goes
-    to ``train_epoch``; ``on_epoch(record)`` is called with each epoch's record.
+    Taught in chapter 02; the one training loop of the book, the command line and the
+    benchmarks. ``lr`` is a learning rate or a ``Schedule``; a schedule that has finished
+    epochs already (a resumed run) continues after its last one, up to ``num_epochs``.
+    Returns the schedule's history (see ``Schedule``). ``updater`` defaults to SGD
+    (``Updater``); ``plot`` draws both perplexities live; ``on_batch`` goes to
+    ``train_epoch``; ``on_epoch(schedule)`` is called after every epoch.
     """
+    schedule = lr if isinstance(lr, Schedule) else Schedule(lr)
+    check_minibatch_args(corpus.valid, eval_batch_size, num_steps)  # now, not after an epoch
     loader = SeqDataLoader(corpus.train, batch_size, num_steps, use_random_iter)
-    updater = Updater(model, lr, ctx)
+    updater = updater or Updater(model, schedule.lr, ctx)
     figure = PerplexityPlot() if plot else None
-    history = []
-    for epoch in range(1, num_epochs + 1):
+    for epoch in range(schedule.epoch + 1, num_epochs + 1):
+        if schedule.stopped_early:
+            break
+        schedule.start_epoch(epoch)
+        updater.set_learning_rate(schedule.lr)
         start = time.time()
         train_ppl, speed = train_epoch(model, loader, updater, ctx, clip_theta, epoch, on_batch)
         val_ppl = evaluate_perplexity(model, corpus.valid, ctx, eval_batch_size, num_steps)
-        history.append(dict(epoch=epoch, train_ppl=train_ppl, val_ppl=val_ppl,
-                            tokens_per_s=speed, seconds=time.time() - start))
+        schedule.end_epoch(model, dict(epoch=epoch, lr=schedule.lr, train_ppl=train_ppl,
+                                       val_ppl=val_ppl, tokens_per_s=speed,
+                                       seconds=time.time() - start))
         if figure:
-            figure.update(history)
+            figure.update(schedule.history)
         if on_epoch:
-            on_epoch(history[-1])
-    return history
+            on_epoch(schedule)
+    schedule.finish(model)
+    return schedule.history

@@ -14,7 +14,14 @@ from d2lrnn.training import NonFiniteLossError
 
 TINY = ['--num-hiddens', '16', '--batch-size', '4', '--num-steps', '10', '--epochs', '1',
         '--device', 'cpu']
-FILES = {'config.json', 'vocab.json', 'model.params', 'metrics.jsonl', 'perplexity.png', 'resume'}
+FILES = {'config.json', 'vocab.json', 'model.params', 'metrics.jsonl', 'perplexity.png',
+         'state.json', 'result.json'}
+
+
+def run_files(folder, epoch, best_epoch):
+    """The files of a run folder after ``epoch`` epochs whose best was ``best_epoch``."""
+    return FILES | {f'last-{epoch}.params', f'best-{best_epoch}.params',
+                    f'trainer-{epoch}.states'}
 
 
 @pytest.fixture(scope='module')
@@ -37,24 +44,27 @@ def run_dir(text_file, tmp_path_factory):
     return out
 
 
-def test_train_writes_checkpoint_metrics_and_plot(run_dir):
-    assert set(os.listdir(run_dir)) == FILES  # and no temporary files
+def test_train_writes_the_run_folder(run_dir):
+    with open(os.path.join(run_dir, 'result.json')) as f:
+        result = json.load(f)
+    assert set(os.listdir(run_dir)) == run_files(run_dir, 2, result['best_epoch'])  # no temp
     with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
-        *records, summary = [json.loads(line) for line in f]
-    assert [r['epoch'] for r in records] == [1, 2]
+        records = [json.loads(line) for line in f]
+    assert [r['epoch'] for r in records] == [1, 2]  # epoch records and nothing else
     for record in records:
-        assert {'lr', 'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'} <= set(record)
+        assert set(record) == {'epoch', 'lr', 'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'}
     best = min(records, key=lambda r: r['val_ppl'])
-    assert summary == dict(best_epoch=best['epoch'], best_val_ppl=best['val_ppl'],
-                           test_ppl=None, stopped_early=False)  # a text file has no test split
+    assert result == dict(best_epoch=best['epoch'], best_val_ppl=best['val_ppl'],
+                          test_ppl=None, stopped_early=False, epochs=2)  # no test split
     with open(os.path.join(run_dir, 'config.json')) as f:
         config = json.load(f)
-    assert config['model'] == dict(cell='gru', vocab_size=config['model']['vocab_size'],
-                                   num_hiddens=16, num_layers=2, embed_size=None, dropout=0.0,
-                                   variational=False, embed_dropout=0.0, tie_weights=False)
-    assert sorted(os.listdir(os.path.join(run_dir, 'resume'))) == sorted(
-        {f'best-{summary["best_epoch"]}.params', 'current-2.params', 'state.json'})
+    assert config['format'] == 1 and config['model'] == {
+        'class': 'RegularizedRNNModel', 'kwargs': dict(
+            cell='gru', vocab_size=config['model']['kwargs']['vocab_size'], num_hiddens=16,
+            num_layers=2, embed_size=None, dropout=0.0, variational=False, embed_dropout=0.0,
+            tie_weights=False)}
     assert config['corpus']['token'] == 'char' and config['training']['batch_size'] == 4
+    assert config['training']['optimizer'] == 'sgd' and config['training']['lr'] == 2.0
     assert os.path.getsize(os.path.join(run_dir, 'perplexity.png')) > 1000
 
 
@@ -83,8 +93,12 @@ def test_compare_writes_one_row_per_cell_and_depth(text_file, tmp_path, capsys):
     assert all(float(r['val_ppl']) > 1 and int(r['parameters']) > 0 for r in rows)
     table = (tmp_path / 'results.md').read_text().splitlines()
     assert table[0].startswith('| cell | layers | parameters') and len(table) == 2 + 4
-    assert set(os.listdir(tmp_path / 'lstm-L2')) == FILES
+    assert FILES < set(os.listdir(tmp_path / 'lstm-L2'))
     assert '| lstm | 2 |' in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # the grid is there: nothing is trained over it
+        main(['compare', '--corpus', text_file, '--cells', 'gru', '--num-layers', '1',
+              '--out', str(tmp_path), *TINY])
+    assert 'already holds the run(s)' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('argv, expected', [
@@ -95,13 +109,10 @@ def test_compare_writes_one_row_per_cell_and_depth(text_file, tmp_path, capsys):
     (['--dropout', '1'], "argument --dropout: must be a number in [0, 1), got '1'"),
     (['--dropout', '-0.1'], "argument --dropout: must be a number in [0, 1), got '-0.1'"),
     (['--embed-dropout', 'x'], "argument --embed-dropout: must be a number in [0, 1), got 'x'"),
-    (['--tie-weights', '--embed-size', '32', '--num-hiddens', '64'],
-     '--tie-weights needs --embed-size equal to --num-hiddens (the output layer reuses the '
-     'embedding matrix); got --embed-size 32 and --num-hiddens 64'),
-    (['--tie-weights'], 'got --embed-size None and --num-hiddens 256'),
-    (['--embed-dropout', '0.1'], '--embed-dropout needs --embed-size'),
-    (['--lr-decay', '0.5'], "argument --lr-decay: must be a finite number >= 1 (1: constant "
-                            "learning rate), got '0.5'"),
+    (['--lr-decay', '0.5'], "argument --lr-decay: must be a finite number >= 1 (1: a "
+                            "constant learning rate), got '0.5'"),
+    (['--lr', '0'], "argument --lr: must be a finite number > 0, got '0'"),
+    (['--optimizer', 'rmsprop'], "invalid choice: 'rmsprop' (choose from 'sgd', 'adam')"),
     (['--patience', '0'], "argument --patience: must be an integer >= 1, got '0'"),
     (['--resume', 'elsewhere'], 'run and --resume elsewhere name different folders'),
     (['--corpus', 'missing.txt'], 'must be one of ptb, timemachine, tinyshakespeare or an '
@@ -117,11 +128,27 @@ def test_invalid_option_exits_2_with_one_line_naming_the_valid_values(
     assert not os.path.exists(tmp_path / 'run')
 
 
+@pytest.mark.parametrize('argv, expected', [
+    (['--tie-weights', '--embed-size', '32', '--num-hiddens', '64'],
+     'the model: weight tying shares one (vocab_size, size) matrix between the embedding and '
+     'the output layer, so embed_size must equal num_hiddens; got embed_size=32, '
+     'num_hiddens=64'),
+    (['--embed-dropout', '0.1'], 'the model: embed_dropout needs an embedding: give embed_size'),
+])
+def test_options_the_model_refuses_exit_1_naming_them(argv, expected, text_file, tmp_path,
+                                                      capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--corpus', text_file, '--out', str(tmp_path / 'run'), *TINY, *argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err == f'd2lrnn train: error: {expected}\n'
+    assert not os.path.exists(tmp_path / 'run')
+
+
 def test_invalid_compare_and_generate_options(text_file, tmp_path, capsys):
     for argv, expected in [
             (['train', '--corpus', text_file],
              'error: the following arguments are required: --out'),
-            (['compare', '--corpus', text_file, '--resume', str(tmp_path)],
+            (['compare', '--corpus', text_file, '--out', str(tmp_path), '--resume', 'x'],
              'unrecognized arguments: --resume'),
             (['compare', '--corpus', text_file, '--out', str(tmp_path), '--cells', 'gru', 'x'],
              "invalid choice: 'x' (choose from 'gru', 'lstm', 'rnn')"),
@@ -144,7 +171,7 @@ def test_ptb_with_the_wrong_sha1_exits_1_and_keeps_the_files(tmp_path, monkeypat
         main(['train', '--corpus', 'ptb', '--out', str(tmp_path / 'run'), *TINY])
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and err.count('\n') == 1
-    assert err.startswith('d2lrnn train: error: ptb.zip: sha1 ')
+    assert err.startswith('d2lrnn train: error: corpus ptb: ptb.zip: sha1 ')
     assert 'does not match the expected 319d85e578af0cdc590547f26231e4e31cdf1e42' in err
     assert (cache / 'ptb.zip').read_bytes() == b'a damaged download'  # nothing replaced
     assert sorted(os.listdir(cache)) == ['ptb.zip'] and not os.path.exists(tmp_path / 'run')
@@ -164,7 +191,9 @@ def test_generate_without_checkpoint_exits_with_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(['generate', '--run', str(tmp_path), '--prefix', 'a', '--device', 'cpu'])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 1 and err.count('\n') == 1 and 'holds no checkpoint' in err
+    assert exit_info.value.code == 1 and err.count('\n') == 1
+    assert err == f'd2lrnn generate: error: --run {tmp_path}: {tmp_path} holds no run ' \
+                  '(config.json is missing)\n'
 
 
 def test_nan_loss_exits_1_and_keeps_the_finished_epochs_files(text_file, tmp_path, capsys,
@@ -183,8 +212,9 @@ def test_nan_loss_exits_1_and_keeps_the_finished_epochs_files(text_file, tmp_pat
         main(['train', '--corpus', text_file, '--out', str(out), *TINY, '--epochs', '3'])
     err = capsys.readouterr().err
     assert exit_info.value.code == 1
-    assert err == 'd2lrnn train: error: the loss became nan at epoch 2, minibatch 1\n'
-    assert set(os.listdir(out)) == FILES
+    assert err == ('d2lrnn train: error: the loss became nan at epoch 2, minibatch 1 The '
+                   f'finished epochs are kept in {out}.\n')
+    assert set(os.listdir(out)) == run_files(out, 1, 1) - {'result.json'}
     assert len((out / 'metrics.jsonl').read_text().splitlines()) == 1
     main(['generate', '--run', str(out), '--prefix', 'the', '--length', '5', '--device', 'cpu'])
 

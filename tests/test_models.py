@@ -48,10 +48,10 @@ def test_parameter_count_of_fused_lstm():
 
 @pytest.mark.parametrize('kwargs, message', [
     (dict(cell='transformer'), "unknown cell type 'transformer'; valid: gru, lstm, rnn"),
-    (dict(num_layers=0), 'num_layers must be >= 1, got 0'),
-    (dict(num_hiddens=0), 'num_hiddens must be >= 1, got 0'),
-    (dict(embed_size=0), 'embed_size must be >= 1'),
-    (dict(dropout=1.5), r'dropout must lie in \[0, 1\), got 1.5'),
+    (dict(num_layers=0), 'num_layers must be an integer >= 1, got 0'),
+    (dict(num_hiddens=0), 'num_hiddens must be an integer >= 1, got 0'),
+    (dict(embed_size=0), r'embed_size must be an integer >= 1 \(or None: one-hot\), got 0'),
+    (dict(dropout=1.5), r'dropout must be a number in \[0, 1\), got 1.5'),
 ])
 def test_bad_configuration(kwargs, message):
     config = dict(cell='lstm', vocab_size=10, num_hiddens=4, num_layers=1)

@@ -3,6 +3,8 @@ import glob
 import json
 import os
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -55,3 +57,29 @@ def test_prose_has_no_unfilled_placeholders(path):
     left = [m for c in cells if c.cell_type == 'markdown'
             for m in re.findall(r'##[A-Z_]+##', c.source)]
     assert not left, f'unfilled placeholders: {", ".join(left)}'
+
+
+@pytest.mark.parametrize('path', CHAPTERS, ids=os.path.basename)
+def test_d2lrnn_is_imported_before_mxnet(path):
+    """``import d2lrnn`` pins threads and instruction sets and sets NumPy's alias, all of which
+    MXNet reads only when it loads (chapter 01)."""
+    lines = code_cells(path)[0].source.split('\n')
+    first = next(i for i, line in enumerate(lines)
+                 if re.match(r'(import|from) (mxnet|d2l)\b(?!rnn)', line))
+    assert any(re.match(r'import d2lrnn\b', line) for line in lines[:first]), \
+        'the first code cell must import d2lrnn before mxnet or d2l'
+
+
+@pytest.mark.parametrize('path', CHAPTERS, ids=os.path.basename)
+def test_chapter_imports_nothing_it_does_not_use(path, tmp_path):
+    """pyflakes' unused-import rule over the chapter's code cells (IPython magics removed);
+    ``import d2lrnn`` is there for its side effects."""
+    code = '\n'.join(line for cell in code_cells(path) for line in cell.source.split('\n')
+                     if not line.startswith(('%', '!')) and not re.match(r'import d2lrnn\b',
+                                                                         line))
+    script = tmp_path / 'chapter.py'
+    script.write_text(code)
+    result = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--no-cache', '--isolated',
+                             '--select', 'F401', '--output-format', 'concise', str(script)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout

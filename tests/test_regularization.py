@@ -7,12 +7,11 @@ import pytest
 from mxnet import autograd, nd
 
 import d2lrnn
-from d2lrnn.checkpoint import load_checkpoint, load_parameters_checked, save_checkpoint
+from d2lrnn.registry import build_model, load_parameters_checked, model_config
 from d2lrnn.models import RNNModel, count_params
 from d2lrnn.regularization import (DropoutScratch, EmbeddingLMScratch, RegularizedRNNModel,
                                    WordDropoutEmbedding, sequence_dropout)
 from d2lrnn.scratch import LSTMScratch, copy_to_fused
-from d2lrnn.text import Vocab
 from d2lrnn.training import train
 
 V, H, L, N, T = 30, 8, 2, 6, 7
@@ -130,7 +129,7 @@ def test_sequence_dropout_scales_and_checks_its_rate():
         Y = sequence_dropout(X, 0.25, variational=True).asnumpy()
     np.testing.assert_allclose(np.unique(Y), [0, 1 / 0.75], rtol=1e-6)
     assert_one_mask_per_sequence(Y == 0)
-    with pytest.raises(ValueError, match=r'rate must lie in \[0, 1\), got 1'):
+    with pytest.raises(ValueError, match=r'rate must be a number in \[0, 1\), got 1'):
         sequence_dropout(X, 1)
 
 
@@ -176,8 +175,8 @@ def test_tied_weights_are_one_parameter():
     (dict(embed_size=4, tie_weights=True), 'embed_size must equal num_hiddens; got '
                                            'embed_size=4, num_hiddens=8'),
     (dict(embed_size=None, tie_weights=True), 'got embed_size=None, num_hiddens=8'),
-    (dict(dropout=1.0), r'dropout must lie in \[0, 1\), got 1.0'),
-    (dict(dropout=-0.1), r'dropout must lie in \[0, 1\), got -0.1'),
+    (dict(dropout=1.0), r'dropout must be a number in \[0, 1\), got 1.0'),
+    (dict(dropout=-0.1), r'dropout must be a number in \[0, 1\), got -0.1'),
     (dict(embed_dropout=0.2, embed_size=None), 'embed_dropout needs an embedding'),
     (dict(cell='cnn'), "unknown cell type 'cnn'; valid: gru, lstm, rnn"),
 ])
@@ -188,25 +187,24 @@ def test_bad_configuration(kwargs, message):
         RegularizedRNNModel(**options)
 
 
-def test_checkpoint_round_trip_keeps_the_tying(tmp_path):
+def test_the_model_configuration_round_trip_keeps_the_tying(tmp_path):
     model = make(dropout=0.5, variational=True, embed_dropout=0.1, tie_weights=True)
-    model_config = dict(cell='lstm', vocab_size=V, num_hiddens=H, num_layers=L, embed_size=H,
-                        dropout=0.5, variational=True, embed_dropout=0.1, tie_weights=True)
-    config = dict(model=model_config, corpus=dict(name='tiny', token='char'))
-    vocab = Vocab(list('abcdefghijklmnopqrstuvwxyz012'))
-    assert len(vocab) == V
-    save_checkpoint(tmp_path, model, config, vocab)
-    loaded, loaded_config, _ = load_checkpoint(tmp_path, mx.cpu())
-    assert isinstance(loaded, RegularizedRNNModel) and loaded_config == config
+    config = model_config(model)
+    assert config == {'class': 'RegularizedRNNModel', 'kwargs': dict(
+        cell='lstm', vocab_size=V, num_hiddens=H, num_layers=L, embed_size=H, dropout=0.5,
+        variational=True, embed_dropout=0.1, tie_weights=True)}
+    path = str(tmp_path / 'model.params')
+    model.save_parameters(path)
+    loaded = build_model(config)
+    load_parameters_checked(loaded, path, mx.cpu(), config)
     assert loaded.dense.weight is loaded.embedding.weight and loaded.variational
     X = tokens()
     np.testing.assert_array_equal(loaded(X, loaded.begin_state(N))[0].asnumpy(),
                                   model(X, model.begin_state(N))[0].asnumpy())
-    with pytest.raises(ValueError, match='tie_weights: checkpoint True vs model False'):
-        load_parameters_checked(make(), str(tmp_path / 'model.params'), config=config)
+    with pytest.raises(ValueError, match='kwargs.tie_weights: saved True vs now False'):
+        load_parameters_checked(make(), path, config=config)
     with pytest.raises(ValueError, match='checkpoint has 2 recurrent layer.* model has 3'):
-        load_parameters_checked(make(num_layers=3, tie_weights=True),
-                                str(tmp_path / 'model.params'))
+        load_parameters_checked(make(num_layers=3, tie_weights=True), path)
 
 
 def scratch_lm(seed=0, **kwargs):
@@ -294,8 +292,8 @@ def test_regularized_scratch_lm_learns_with_the_book_loop():
     (dict(body=LSTMScratch(4, H, L), tie_weights=True),
      'the body must read num_inputs == num_hiddens; got 4 and 8'),
     (dict(body=LSTMScratch(H, H, L), embed_dropout=1.0),
-     r'embed_dropout must lie in \[0, 1\), got 1.0'),
-    (dict(body=LSTMScratch(H, H, L), vocab_size=0), 'vocab_size must be >= 1, got 0'),
+     r'embed_dropout must be a number in \[0, 1\), got 1.0'),
+    (dict(body=LSTMScratch(H, H, L), vocab_size=0), 'vocab_size must be an integer >= 1, got 0'),
 ])
 def test_scratch_lm_bad_configuration(kwargs, message):
     options = dict(vocab_size=V)

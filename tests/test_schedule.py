@@ -1,6 +1,6 @@
-"""The training schedule: best parameters kept, learning-rate decay, early stop, test
-perplexity, and the saved state that lets a run continue."""
-import os
+"""The training schedule: best parameters kept, learning-rate decay, early stop, and the
+state that lets a run continue exactly."""
+import json
 
 import mxnet as mx
 import numpy as np
@@ -9,7 +9,7 @@ import pytest
 import d2lrnn
 from d2lrnn import training
 from d2lrnn.regularization import RegularizedRNNModel
-from d2lrnn.schedule import epoch_seed, fit, load_state, restore, save_state, snapshot
+from d2lrnn.schedule import PlateauSchedule, epoch_seed, restore, snapshot
 from d2lrnn.text import Corpus
 
 V = 12
@@ -29,6 +29,14 @@ def make(seed=0, dropout=0.2):
                                 variational=True, tie_weights=True)
     model.initialize(mx.init.Xavier(), ctx=CTX)
     return model
+
+
+def fit(model, corpus, lr, num_epochs, lr_decay=4.0, decay_start=None, patience=None, seed=0,
+        schedule=None, **options):
+    """``train`` with a ``PlateauSchedule``; (the schedule, test perplexity of the result)."""
+    schedule = schedule or PlateauSchedule(lr, lr_decay, decay_start, patience, seed)
+    training.train(model, corpus, schedule, num_epochs, CTX, plot=False, **options)
+    return schedule, training.evaluate_perplexity(model, corpus.test, CTX, 10, 6)
 
 
 def arrays_equal(a, b):
@@ -53,25 +61,25 @@ def test_plateau_decay_keeps_the_best_and_stops_early(corpus, script_validation)
     script_validation([10.0, 9.0, 9.5, 8.0, 8.5, 8.6, 7.0])
     model, saved, best_epochs = make(), {}, []
 
-    def on_epoch(state, best):
+    def on_epoch(state):
         saved[state.epoch] = snapshot(model)
         best_epochs.append(state.best_epoch)
-        assert arrays_equal(best, saved[state.best_epoch])
+        assert arrays_equal(state.best_params, saved[state.best_epoch])
 
-    state = fit(model, corpus, 1.0, 7, CTX, batch_size=4, num_steps=6, lr_decay=4.0,
-                patience=2, plot=False, on_epoch=on_epoch)
+    state, test_ppl = fit(model, corpus, 1.0, 7, batch_size=4, num_steps=6, lr_decay=4.0,
+                          patience=2, on_epoch=on_epoch)
     assert [h['epoch'] for h in state.history] == [1, 2, 3, 4, 5, 6]  # stopped after 6
     assert best_epochs == [1, 2, 2, 4, 4, 4]
     assert [h['lr'] for h in state.history] == [1, 1, 1, 0.25, 0.25, 0.0625]
     assert (state.best_epoch, state.best_val_ppl, state.bad_epochs) == (4, 8.0, 2)
-    assert state.stopped_early and state.lr == 0.015625 and state.test_ppl == 50.0
+    assert state.stopped_early and state.lr == 0.015625 and test_ppl == 50.0
     assert arrays_equal(snapshot(model), saved[4])  # the model ends with the best parameters
 
 
 def test_fixed_decay_schedule_ignores_validation(corpus, script_validation):
     script_validation([10.0, 9.0, 8.0, 7.0])
-    state = fit(make(), corpus, 1.0, 4, CTX, batch_size=4, num_steps=6, lr_decay=2.0,
-                decay_start=2, plot=False)
+    state, _ = fit(make(), corpus, 1.0, 4, batch_size=4, num_steps=6, lr_decay=2.0,
+                   decay_start=2)
     assert [h['lr'] for h in state.history] == [1, 1, 0.5, 0.25]
     assert state.best_epoch == 4 and not state.stopped_early
 
@@ -81,35 +89,31 @@ def test_validation_and_test_cover_every_token(corpus):
     model = make(dropout=0.0)
     for param in model.collect_params().values():
         param.set_data(mx.nd.zeros(param.shape))
-    state = fit(model, corpus, 1e-30, 1, CTX, batch_size=4, num_steps=6, plot=False)
+    state, test_ppl = fit(model, corpus, 1e-30, 1, batch_size=4, num_steps=6)
     assert state.history[0]['val_ppl'] == pytest.approx(V, rel=1e-5)
-    assert state.test_ppl == pytest.approx(V, rel=1e-5)
+    assert test_ppl == pytest.approx(V, rel=1e-5)
 
 
-def test_saved_state_continues_the_run_exactly(corpus, tmp_path):
-    options = dict(batch_size=4, num_steps=6, seed=3, lr_decay=2.0, plot=False)
+def test_saved_state_continues_the_run_exactly(corpus):
+    options = dict(batch_size=4, num_steps=6, seed=3, lr_decay=2.0)
     whole = make()
-    whole_state = fit(whole, corpus, 2.0, 4, CTX, **options)
+    whole_state, whole_test = fit(whole, corpus, 2.0, 4, **options)
 
-    first = make()
-    first_state = fit(first, corpus, 2.0, 2, CTX,
-                      on_epoch=lambda state, best: save_state(tmp_path, first, state, best),
-                      **options)
-    assert sorted(os.listdir(tmp_path / 'resume')) == sorted(  # older epochs' files removed
-        {'state.json', 'current-2.params', f'best-{first_state.best_epoch}.params'})
+    first, current = make(), {}  # the parameters after the last epoch, as a run folder keeps
+    first_state, _ = fit(first, corpus, 2.0, 2, on_epoch=lambda _: current.update(
+        snapshot(first)), **options)
+    saved = json.loads(json.dumps(first_state.state_dict()))  # what state.json holds
     second = make(seed=99)  # another initialisation, overwritten by the saved parameters
-    state, best = load_state(tmp_path, second)
-    assert state.epoch == 2 and state.history == first_state.history[:2]
-    continued = fit(second, corpus, 2.0, 4, CTX, state=state, best=best, **options)
+    restore(second, current)
+    schedule = PlateauSchedule(2.0, lr_decay=2.0, seed=3)
+    schedule.load_state_dict(saved, first_state.best_params)
+    assert schedule.epoch == 2 and schedule.history == first_state.history[:2]
+    continued, test_ppl = fit(second, corpus, 2.0, 4, schedule=schedule, **options)
     timing = ('tokens_per_s', 'seconds')
     assert [{k: v for k, v in h.items() if k not in timing} for h in continued.history] == \
         [{k: v for k, v in h.items() if k not in timing} for h in whole_state.history]
-    assert continued.test_ppl == whole_state.test_ppl
+    assert test_ppl == whole_test
     assert arrays_equal(snapshot(second), snapshot(whole))
-
-
-def test_load_state_of_a_folder_without_one(tmp_path):
-    assert load_state(tmp_path, make()) == (None, None)
 
 
 def test_restore_refuses_other_parameters():
@@ -130,13 +134,13 @@ def test_epoch_seed_is_fixed_and_distinct():
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(lr_decay=0.5), 'lr_decay divides the learning rate and must be >= 1'),
-    (dict(patience=0), 'patience must be >= 1 or None, got 0'),
-    (dict(decay_start=0), 'decay_start must be >= 1 or None, got 0'),
+    (dict(lr_decay=0.5), r'lr_decay must be a finite number >= 1 \(it divides the learning rate; 1: constant\), got 0.5'),
+    (dict(patience=0), r'patience must be an integer >= 1 \(or None\), got 0'),
+    (dict(decay_start=0), r'decay_start must be an integer >= 1 \(or None\), got 0'),
     (dict(num_steps=50), 'a corpus of 120 tokens is shorter than one minibatch'),
 ])
 def test_bad_options_fail_before_training(corpus, kwargs, message):
-    options = dict(batch_size=4, num_steps=6, plot=False)
+    options = dict(batch_size=4, num_steps=6)
     options.update(kwargs)
     with pytest.raises(ValueError, match=message):
-        fit(make(), corpus, 1.0, 1, CTX, **options)
+        fit(make(), corpus, 1.0, 1, **options)

@@ -204,9 +204,9 @@ def test_gradients_match_finite_differences(case):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    ({'num_layers': 0}, 'num_layers must be an integer >= 1; got 0'),
-    ({'num_hiddens': 0}, 'num_hiddens must be an integer >= 1; got 0'),
-    ({'num_inputs': 0}, 'num_inputs must be an integer >= 1; got 0'),
+    ({'num_layers': 0}, 'num_layers must be an integer >= 1, got 0'),
+    ({'num_hiddens': 0}, 'num_hiddens must be an integer >= 1, got 0'),
+    ({'num_inputs': 0}, 'num_inputs must be an integer >= 1, got 0'),
     ({'activation': 'sigmoid'}, "unknown activation 'sigmoid'; valid: relu, tanh"),
 ])
 def test_constructor_errors(kwargs, message):
@@ -217,7 +217,7 @@ def test_constructor_errors(kwargs, message):
 
 @pytest.mark.parametrize('cls', [GRUScratch, LSTMScratch])
 def test_gated_constructors_check_sizes(cls):
-    with pytest.raises(ValueError, match='num_layers must be an integer >= 1; got 0'):
+    with pytest.raises(ValueError, match='num_layers must be an integer >= 1, got 0'):
         cls(NUM_INPUTS, NUM_HIDDENS, num_layers=0)
 
 

@@ -123,11 +123,11 @@ def test_learns_a_periodic_sequence_with_the_book_loop():
 def test_invalid_configuration_and_calls():
     with pytest.raises(TypeError, match='stack must be a gluon HybridRecurrentCell'):
         CellStackLM(rnn.LSTM(4), 10, 4)
-    with pytest.raises(ValueError, match='vocab_size must be >= 1, got 0'):
+    with pytest.raises(ValueError, match='vocab_size must be an integer >= 1, got 0'):
         CellStackLM(_lstm_stack(1, 4, 4), 0, 4)
-    with pytest.raises(ValueError, match='num_hiddens must be >= 1, got 0'):
+    with pytest.raises(ValueError, match='num_hiddens must be an integer >= 1, got 0'):
         CellStackLM(_lstm_stack(1, 4, 4), 10, 0)
-    with pytest.raises(ValueError, match='embed_size must be >= 1'):
+    with pytest.raises(ValueError, match='embed_size must be an integer >= 1'):
         CellStackLM(_lstm_stack(1, 4, 4), 10, 4, embed_size=0)
     model = CellStackLM(_lstm_stack(2, 4, 10), 10, 4)
     model.initialize()

@@ -38,7 +38,7 @@ def test_history_records_and_learning(corpus):
                     num_steps=10, plot=False)
     assert [h['epoch'] for h in history] == [1, 2, 3, 4]
     for record in history:
-        assert set(record) == {'epoch', 'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'}
+        assert set(record) == {'epoch', 'lr', 'train_ppl', 'val_ppl', 'tokens_per_s', 'seconds'}
         assert record['tokens_per_s'] > 0 and record['seconds'] > 0
     assert history[-1]['train_ppl'] < history[0]['train_ppl'] < len(corpus.vocab) * 1.5
 
@@ -76,17 +76,47 @@ history = train(model, corpus, lr=1, num_epochs=2, ctx=mx.cpu(), batch_size=4, n
                 use_random_iter=True, plot=False)
 print(json.dumps([[h['train_ppl'], h['val_ppl']] for h in history]))
 '''
+# The regularised model of the command line: tied, variational dropout, hybridized.
+CLI = ['train', '--cell', 'lstm', '--num-layers', '2', '--num-hiddens', '16', '--embed-size',
+       '16', '--tie-weights', '--dropout', '0.2', '--variational', '--epochs', '3',
+       '--batch-size', '8', '--num-steps', '12', '--device', 'cpu', '--seed', '5']
+REPEATS = 4
 
 
-def test_same_seed_same_threads_gives_bit_identical_history(tmp_path):
+def test_repeated_seeded_runs_are_bit_identical(tmp_path):
+    """Several runs, not two: a value that differs now and then must fail this test."""
     path = tmp_path / 'tiny.txt'
     path.write_text(TEXT, encoding='utf-8')
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    runs = [subprocess.run([sys.executable, '-c', RUN, str(path)], env=env, check=True,
-                           capture_output=True, text=True).stdout.splitlines()[-1]
-            for _ in range(2)]
-    assert runs[0] == runs[1]
-    assert len(json.loads(runs[0])) == 2
+    scripts = [subprocess.run([sys.executable, '-c', RUN, str(path)], env=env, check=True,
+                              capture_output=True, text=True).stdout.splitlines()[-1]
+               for _ in range(REPEATS)]
+    assert len(set(scripts)) == 1 and len(json.loads(scripts[0])) == 2
+    results = []
+    for i in range(REPEATS):
+        out = tmp_path / f'run{i}'
+        subprocess.run([sys.executable, '-m', 'd2lrnn', *CLI, '--corpus', str(path), '--out',
+                        str(out)], env=env, check=True, capture_output=True)
+        records = [{k: v for k, v in json.loads(line).items()
+                    if k not in ('tokens_per_s', 'seconds')}
+                   for line in (out / 'metrics.jsonl').read_text().splitlines()]
+        results.append((records, (out / 'result.json').read_text(),
+                        (out / 'model.params').read_bytes()))
+    assert len(results[0][0]) == 3
+    assert all(result == results[0] for result in results[1:])
+
+
+def test_import_pins_the_instruction_sets_unless_the_user_set_them():
+    code = ('import os, d2lrnn; print(os.environ["DNNL_MAX_CPU_ISA"], '
+            'os.environ["OPENBLAS_CORETYPE"])')
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('DNNL_MAX_CPU_ISA', 'OPENBLAS_CORETYPE')}
+    pinned = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert pinned == ['AVX2', 'Haswell']
+    mine = subprocess.run([sys.executable, '-c', code], env=dict(env, DNNL_MAX_CPU_ISA='ALL'),
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert mine == ['ALL', 'Haswell']
 
 
 def test_generation_is_seeded_and_reports_unknown_tokens(corpus, capsys):
@@ -110,8 +140,8 @@ def test_generation_top_k_one_is_greedy(corpus):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(temperature=-1), 'temperature must be >= 0'),
-    (dict(top_k=0), 'top_k must lie in'),
+    (dict(temperature=-1), r'temperature must be a finite number >= 0 \(0 means greedy\), got -1'),
+    (dict(top_k=0), r'top_k must be an integer in \[1, \d+\], got 0'),
 ])
 def test_generation_bad_input(corpus, kwargs, message):
     with pytest.raises(ValueError, match=message):
