@@ -101,7 +101,7 @@ def main():
     if args.resume and not runs.resume_run(args.out, model, schedule, updater):
         sys.exit(f'{args.out} holds no finished epoch to resume from')
     options = {k: v for k, v in vars(args).items() if k not in ('out', 'resume')}
-    config = dict(model=model_config(model), corpus=dict(name='ptb', token='word',
+    config = dict(model=model_config(model), corpus=dict(name='ptb', level='word',
                                                          max_tokens=args.max_tokens),
                   training=dict(options, mean_loss_lr=lr, mean_loss_clip=clip,
                                 script='benchmarks/ptb.py'))

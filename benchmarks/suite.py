@@ -41,7 +41,7 @@ import json
 import os
 import statistics
 
-import d2lrnn  # noqa: F401  (sets OMP_NUM_THREADS before MXNet starts)
+import d2lrnn  # noqa: F401  (before MXNet: the thread count and the instruction-set pins)
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, nd

@@ -14,10 +14,10 @@ import os
 import statistics
 import time
 
+import d2lrnn  # before MXNet: the thread count and the instruction-set pins
 import mxnet as mx
 import numpy as np
 
-import d2lrnn
 from d2lrnn.models import RNNLMScratch, RNNModel
 from d2lrnn.scratch import make_scratch
 from d2lrnn.training import Updater, detach, train_step

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 if np.lib.NumpyVersion(np.__version__) >= '1.24.0':
     np.bool = bool
 
-from .runtime import QUICK, pick, seed_everything  # noqa: E402
+from .runtime import QUICK, full_or_quick, seed_everything  # noqa: E402
 
 __version__ = '0.1.0'
-__all__ = ['QUICK', 'pick', 'seed_everything', '__version__']
+__all__ = ['QUICK', 'full_or_quick', 'seed_everything', '__version__']

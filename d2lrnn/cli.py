@@ -55,7 +55,7 @@ CORPUS_OPTIONS = [
     (['--corpus'], dict(type=corpus_name, metavar='NAME_OR_PATH',
                         help=f'{", ".join(sorted(data.REGISTRY))}, or the path of a UTF-8 text '
                              'file (required unless --resume)')),
-    (['--token'], dict(choices=TOKEN_LEVELS,
+    (['--level'], dict(choices=TOKEN_LEVELS,
                        help="token level (default: the corpus's own: word for ptb, else char)")),
     (['--max-tokens'], dict(type=POSITIVE_INT, metavar='N',
                             help='keep only the first N tokens of each split (quick runs)')),

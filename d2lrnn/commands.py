@@ -8,6 +8,7 @@ on the test split at the end. ``train --resume DIR`` reads everything from ``DIR
 """
 import contextlib
 import csv
+import inspect
 import io
 import math
 import os
@@ -24,18 +25,22 @@ from .generation import predict
 from .models import count_params
 from .plotting import PerplexityPlot
 from .regularization import RegularizedRNNModel
-from .registry import build_model
+from .registry import build_model, option_names
 from .runtime import seed_everything
 from .schedule import PlateauSchedule
 from .text import load_corpus
 from .training import NonFiniteLossError, Updater, evaluate_perplexity, train
 
 DEVICES = ('auto', 'cpu', 'gpu')
-# Where each option of train lives in config.json, and its default.
+# Where each option of train lives in config.json, and its default. The model's section is
+# the model's own options (its __init__'s defaults), with the command line's defaults for the
+# three that have none there; vocab_size comes from the corpus.
 SECTIONS = {
-    'corpus': dict(corpus=None, token=None, max_tokens=None),
-    'model': dict(cell='lstm', num_layers=2, num_hiddens=256, embed_size=None, dropout=0.0,
-                  variational=False, embed_dropout=0.0, tie_weights=False),
+    'corpus': dict(corpus=None, level=None, max_tokens=None),
+    'model': dict({name: p.default for name, p in
+                   inspect.signature(RegularizedRNNModel.__init__).parameters.items()
+                   if name in option_names(RegularizedRNNModel) and name != 'vocab_size'},
+                  cell='lstm', num_layers=2, num_hiddens=256),
     'training': dict(epochs=10, optimizer='sgd', lr=None, batch_size=32, num_steps=35, clip=1.0,
                      lr_decay=4.0, decay_start=None, patience=None, seed=0, device='auto'),
 }
@@ -65,7 +70,7 @@ def pick_device(choice):
 def read_corpus(corpus):
     """The corpus a config's ``corpus`` section names; a ``UserError`` naming what is wrong."""
     try:
-        return load_corpus(corpus['name'], token=corpus['token'],
+        return load_corpus(corpus['name'], level=corpus['level'],
                            max_tokens=corpus['max_tokens'])
     except (ValueError, OSError, data.ChecksumError, data.CorpusUnavailableError) as err:
         raise UserError(f'corpus {corpus["name"]}: {err}') from None
@@ -80,7 +85,7 @@ def new_config(options, corpus):
     training['lr'] = training['lr'] or DEFAULT_LR[training['optimizer']]
     model_kwargs = dict(section('model'), vocab_size=len(corpus.vocab))
     return dict(model={'class': RegularizedRNNModel.__name__, 'kwargs': model_kwargs},
-                corpus=dict(name=options['corpus'], token=corpus.token,
+                corpus=dict(name=options['corpus'], level=corpus.level,
                             max_tokens=options.get('max_tokens')),
                 training=training)
 
@@ -230,7 +235,7 @@ def run_train(args):
         if runs.holds_run(args.out):
             raise UserError(f'--out {args.out} already holds a run: continue it with --resume '
                             f'{args.out}, or choose another folder')
-        corpus = read_corpus(dict(name=args.corpus, token=getattr(args, 'token', None),
+        corpus = read_corpus(dict(name=args.corpus, level=getattr(args, 'level', None),
                                   max_tokens=getattr(args, 'max_tokens', None)))
         config = new_config(vars(args), corpus)
     ctx = pick_device(config['training']['device'])
@@ -246,7 +251,7 @@ def run_generate(args):
     except ValueError as err:  # RunFolderError, DamagedFileError, another architecture
         raise UserError(f'--run {args.run}: {err}') from None
     with contextlib.redirect_stdout(sys.stderr):  # notes about unknown prefix tokens
-        text = predict(args.prefix, args.length, model, vocab, ctx, config['corpus']['token'],
+        text = predict(args.prefix, args.length, model, vocab, ctx, config['corpus']['level'],
                        args.temperature, args.top_k, args.seed)
     print(text)
 
@@ -268,7 +273,7 @@ def results_table(rows):
 
 
 def run_compare(args):
-    corpus = read_corpus(dict(name=args.corpus, token=getattr(args, 'token', None),
+    corpus = read_corpus(dict(name=args.corpus, level=getattr(args, 'level', None),
                               max_tokens=getattr(args, 'max_tokens', None)))
     folders = {(cell, layers): os.path.join(args.out, f'{cell}-L{layers}')
                for cell in args.cells for layers in args.num_layers}

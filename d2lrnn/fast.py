@@ -24,13 +24,11 @@ product, the bias added in the same call). Chapter 09 measures each of these ste
 """
 import time
 
-import mxnet as mx
-import numpy as np
-from mxnet import autograd, gluon, nd
+from mxnet import gluon, nd
 from mxnet.gluon import nn
 
 from .checks import check_number
-from .scratch import CELLS, _max_abs_diff
+from .scratch import CELLS
 from .training import Updater, detach, train_step
 
 GATES = {cell: body.GATES for cell, body in CELLS.items()}  # gate order of the fused layers
@@ -206,132 +204,6 @@ class FastRNNLM(gluon.HybridBlock):
     def hybrid_forward(self, F, X, state):
         outputs, state = self.body(F.one_hot(F.transpose(X), self.vocab_size), state)
         return self.dense(F.reshape(outputs, shape=(-3, 0))), state
-
-
-def _named(fast):
-    """The block's parameters by name without the block prefix (``l0_W_x``)."""
-    return {name[len(fast.prefix):]: p for name, p in fast.collect_params().items()}
-
-
-def copy_from_scratch(fast, scratch):
-    """Copy a scratch body's per-gate parameters (``d2lrnn.scratch``) into the fast block.
-
-    Taught in chapter 09.
-    """
-    if not isinstance(scratch, CELLS[fast.cell]):
-        raise ValueError(f'expected a {CELLS[fast.cell].__name__} body; '
-                         f'got {type(scratch).__name__}')
-    tanh_rnn = getattr(scratch, 'activation', 'tanh') == 'tanh'
-    if not (tanh_rnn and getattr(scratch, 'reset_after', True)):
-        raise ValueError('the fast block computes the tanh RNN and the reset-after GRU only')
-    if (scratch.num_inputs, scratch.num_hiddens, scratch.num_layers) != (
-            fast.num_inputs, fast.num_hiddens, fast.num_layers):
-        raise ValueError('the scratch body and the fast block differ in D, H or L')
-    targets, gates = _named(fast), GATES[fast.cell]
-    first_bias = [scratch.bias_names(g)[0] for g in gates]  # b_<g>, or b_xn for the candidate
-    for layer, params in enumerate(scratch.layers):
-        for name, blocks in (('W_x', [params[f'W_x{g}'].T for g in gates]),
-                             ('W_h', [params[f'W_h{g}'].T for g in gates]),
-                             ('b', [params[b] for b in first_bias])):
-            targets[f'l{layer}_{name}'].set_data(nd.concat(*blocks, dim=0))
-        if fast.cell == 'gru':
-            targets[f'l{layer}_b_hn'].set_data(params['b_hn'])
-
-
-def fused_like(fast):
-    """An initialised fused ``gluon.rnn`` layer (layout 'TNC') with the fast block's sizes.
-
-    Taught in chapter 09.
-    """
-    extra = {'activation': 'tanh'} if fast.cell == 'rnn' else {}
-    fused = CELLS[fast.cell].FUSED(fast.num_hiddens, fast.num_layers, layout='TNC',
-                                   input_size=fast.num_inputs, **extra)
-    fused.initialize(ctx=fast.l0_W_x.list_ctx()[0])
-    return fused
-
-
-def copy_fast_to_fused(fast, fused):
-    """Copy into ``fused_like(fast)``: W_x -> i2h_weight, W_h -> h2h_weight, b -> i2h_bias,
-    zeros -> h2h_bias but b_hn into the GRU candidate's block. Returns the fused parameters
-    by name without the block prefix (``l0_i2h_weight``).
-
-    Taught in chapter 09.
-    """
-    source, targets = _named(fast), {name[len(fused.prefix):]: p
-                                     for name, p in fused.collect_params().items()}
-    for layer in range(fast.num_layers):
-        h2h_bias = nd.zeros_like(source[f'l{layer}_b'].data())
-        if fast.cell == 'gru':
-            h2h_bias[2 * fast.num_hiddens:] = source[f'l{layer}_b_hn'].data()
-        for fused_name, data in (('i2h_weight', source[f'l{layer}_W_x'].data()),
-                                 ('h2h_weight', source[f'l{layer}_W_h'].data()),
-                                 ('i2h_bias', source[f'l{layer}_b'].data()),
-                                 ('h2h_bias', h2h_bias)):
-            targets[f'l{layer}_{fused_name}'].set_data(data)
-    return targets
-
-
-def fast_parity(fast, seq_len=5, batch_size=3, seed=0):
-    """Max absolute differences between the fast block and the fused layer, deterministic.
-
-    Introduced in chapter 09.
-    Evaluates ``fast`` as it is (hybridize it first to check the unrolled graph). Overwrites
-    its biases with random values, copies all parameters into a fused layer, runs both on the
-    same random inputs and random initial state, and backpropagates a random-weighted sum of
-    outputs and final states. Returns a dict with the keys 'outputs', 'state', 'grad_input'
-    and 'grad_params' (over every fused parameter).
-    """
-    rng = np.random.RandomState(seed)
-    mx.random.seed(seed)
-    ctx, L, H = fast.l0_W_x.list_ctx()[0], fast.num_layers, fast.num_hiddens
-
-    def rand(*shape):
-        return nd.array(rng.normal(size=shape), ctx=ctx)
-    source = _named(fast)
-    for param in source.values():
-        if param.name.endswith(('_b', '_b_hn')):
-            param.set_data(rand(*param.shape))
-    fused = fused_like(fast)
-    targets = copy_fast_to_fused(fast, fused)
-
-    num_kinds = 2 if fast.cell == 'lstm' else 1  # H, or H and C; fused layout: each (L, N, H)
-    inputs = rand(seq_len, batch_size, fast.num_inputs)
-    init = [rand(L, batch_size, H) for _ in range(num_kinds)]
-    out_weight = rand(seq_len, batch_size, H)
-    state_weights = [rand(L, batch_size, H) for _ in range(num_kinds)]
-
-    def run(forward):
-        """forward: X -> (outputs, state in the fused layout); returns them and X's gradient."""
-        X = inputs.copy()
-        X.attach_grad()
-        with autograd.record():
-            outputs, state = forward(X)
-            loss = (outputs * out_weight).sum() + sum(
-                (s * w).sum() for s, w in zip(state, state_weights))
-        loss.backward()
-        return outputs, state, X.grad
-
-    def fast_forward(X):
-        per_layer = tuple(tuple(kind[layer] for kind in init) if num_kinds == 2
-                          else init[0][layer] for layer in range(L))
-        outputs, state = fast(X, per_layer)
-        kinds = zip(*state) if num_kinds == 2 else [state]
-        return outputs, [nd.stack(*kind) for kind in kinds]
-    out_a, state_a, grad_a = run(fast_forward)
-    out_f, state_f, grad_f = run(lambda X: fused(X, init))
-    diffs = {'outputs': _max_abs_diff(out_a, out_f),
-             'state': max(_max_abs_diff(a, b) for a, b in zip(state_a, state_f)),
-             'grad_input': _max_abs_diff(grad_a, grad_f), 'grad_params': 0.0}
-    for layer in range(L):
-        pairs = [('W_x', 'i2h_weight', slice(None)), ('W_h', 'h2h_weight', slice(None)),
-                 ('b', 'i2h_bias', slice(None))]
-        if fast.cell == 'gru':
-            pairs.append(('b_hn', 'h2h_bias', slice(2 * H, None)))
-        for name, fused_name, rows in pairs:
-            diffs['grad_params'] = max(diffs['grad_params'], _max_abs_diff(
-                source[f'l{layer}_{name}'].grad(ctx),
-                targets[f'l{layer}_{fused_name}'].grad(ctx)[rows]))
-    return diffs
 
 
 def time_interleaved(jobs, repeats=5, warmup=1):

@@ -8,7 +8,7 @@ from mxnet import nd
 from .checks import check_number
 
 
-def predict(prefix, num_preds, model, vocab, ctx, token='char', temperature=0.0,
+def predict(prefix, num_preds, model, vocab, ctx, level='char', temperature=0.0,
             top_k=None, seed=None):
     """Continue ``prefix`` by ``num_preds`` tokens; return prefix and continuation as text.
 
@@ -20,7 +20,7 @@ def predict(prefix, num_preds, model, vocab, ctx, token='char', temperature=0.0,
     check_number('temperature', temperature, low=0, note=' (0 means greedy)')
     if top_k is not None:
         check_number('top_k', top_k, integer=True, low=1, high=len(vocab))
-    tokens = list(prefix) if token == 'char' else prefix.split()
+    tokens = list(prefix) if level == 'char' else prefix.split()
     if not tokens:
         raise ValueError('the prefix must hold at least one token')
     unknown = sorted({t for t in tokens if t not in vocab.token_to_idx})
@@ -37,7 +37,7 @@ def predict(prefix, num_preds, model, vocab, ctx, token='char', temperature=0.0,
         logits, state = model(nd.array([[outputs[-1]]], ctx=ctx), state)
         outputs.append(_choose(logits[0].asnumpy().astype(np.float64), temperature, top_k, rng))
     generated = vocab.to_tokens(outputs[len(tokens):])
-    if token == 'char':
+    if level == 'char':
         return prefix + ''.join(generated)
     return ' '.join([prefix] + generated)
 

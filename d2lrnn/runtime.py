@@ -12,7 +12,7 @@ import numpy as np
 QUICK = os.environ.get('D2LRNN_QUICK', '') not in ('', '0')
 
 
-def pick(full, quick):
+def full_or_quick(full, quick):
     """``full`` in a full run, ``quick`` in quick mode (``D2LRNN_QUICK=1``)."""
     return quick if QUICK else full
 

@@ -16,9 +16,9 @@ NORMALIZERS = ('letters', 'none')
 
 # Per registered corpus: how it is tokenised by default, and how its text is cleaned.
 CORPUS_DEFAULTS = {
-    'timemachine': dict(token='char', normalize='letters'),
-    'tinyshakespeare': dict(token='char', normalize='none'),
-    'ptb': dict(token='word', normalize='none'),
+    'timemachine': dict(level='char', normalize='letters'),
+    'tinyshakespeare': dict(level='char', normalize='none'),
+    'ptb': dict(level='word', normalize='none'),
 }
 
 
@@ -27,17 +27,17 @@ def normalize_letters(line):
     return re.sub('[^A-Za-z]+', ' ', line).strip().lower()
 
 
-def tokenize(lines, token='char'):
+def tokenize(lines, level='char'):
     """Split each line into characters or into words; a word line ends with ``<eos>``.
 
     Taught in chapter 01. Char lines are joined by a space, so the token stream keeps the
     line break as a word boundary.
     """
-    if token == 'char':
+    if level == 'char':
         return [list(line) for line in lines]
-    if token == 'word':
+    if level == 'word':
         return [line.split() + ['<eos>'] for line in lines]
-    raise ValueError(f'unknown token level {token!r}; valid: {", ".join(TOKEN_LEVELS)}')
+    raise ValueError(f'unknown token level {level!r}; valid: {", ".join(TOKEN_LEVELS)}')
 
 
 class Vocab(d2l.Vocab):
@@ -73,28 +73,32 @@ def read_lines(name_or_path, split='train'):
     if not os.path.isfile(path):
         raise ValueError(f'{name_or_path!r} is neither a registered corpus '
                          f'({", ".join(sorted(data.REGISTRY))}) nor a text file')
-    with open(path, encoding='utf-8') as f:
-        return f.read().splitlines()
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read().splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f'{path} is not UTF-8 text (byte {err.start}: {err.reason}); convert '
+                         'it, e.g. with iconv -t UTF-8') from None
 
 
-def to_tokens(lines, token, normalize):
+def token_stream(lines, level, normalize):
     """One flat token list: lines cleaned, tokenised and, for chars, joined by spaces."""
     if normalize not in NORMALIZERS:
         raise ValueError(f'unknown normalize {normalize!r}; valid: {", ".join(NORMALIZERS)}')
     if normalize == 'letters':
         lines = [normalize_letters(line) for line in lines]
-    if token == 'char':
+    if level == 'char':
         lines = [line for line in lines if line]
         return list(' '.join(lines))
-    return [tok for line in tokenize(lines, token) for tok in line]
+    return [tok for line in tokenize(lines, level) for tok in line]
 
 
-Corpus = collections.namedtuple('Corpus', ['name', 'token', 'vocab', 'train', 'valid', 'test'])
+Corpus = collections.namedtuple('Corpus', ['name', 'level', 'vocab', 'train', 'valid', 'test'])
 Corpus.__doc__ = """A tokenised corpus: the vocabulary and the index lists of each split
 (``test`` is ``None`` for corpora that have no test split)."""
 
 
-def load_corpus(name_or_path, token=None, normalize=None, valid_fraction=0.1,
+def load_corpus(name_or_path, level=None, normalize=None, valid_fraction=0.1,
                 max_tokens=None, min_freq=0):
     """Load a corpus into train/valid(/test) index lists and a vocabulary built on train.
 
@@ -102,18 +106,18 @@ def load_corpus(name_or_path, token=None, normalize=None, valid_fraction=0.1,
     the last ``valid_fraction`` of their tokens for validation. ``max_tokens`` keeps only the
     first tokens of every split (quick mode, learning curves).
     """
-    defaults = CORPUS_DEFAULTS.get(name_or_path, dict(token='char', normalize='none'))
-    token = token or defaults['token']
+    defaults = CORPUS_DEFAULTS.get(name_or_path, dict(level='char', normalize='none'))
+    level = level or defaults['level']
     normalize = normalize or defaults['normalize']
-    if token not in TOKEN_LEVELS:
-        raise ValueError(f'unknown token level {token!r}; valid: {", ".join(TOKEN_LEVELS)}')
+    if level not in TOKEN_LEVELS:
+        raise ValueError(f'unknown token level {level!r}; valid: {", ".join(TOKEN_LEVELS)}')
     if not 0 < valid_fraction < 1:
         raise ValueError(f'valid_fraction must lie in (0, 1), got {valid_fraction}')
     if name_or_path == 'ptb':
-        splits = [to_tokens(read_lines('ptb', split), token, normalize)
+        splits = [token_stream(read_lines('ptb', split), level, normalize)
                   for split in ('train', 'valid', 'test')]
     else:
-        tokens = to_tokens(read_lines(name_or_path), token, normalize)
+        tokens = token_stream(read_lines(name_or_path), level, normalize)
         if not tokens:
             raise ValueError(f'{name_or_path!r} holds no tokens (is the file empty?)')
         num_train = int(len(tokens) * (1 - valid_fraction))
@@ -123,4 +127,4 @@ def load_corpus(name_or_path, token=None, normalize=None, valid_fraction=0.1,
     vocab = Vocab(splits[0], min_freq=min_freq)
     indices = [vocab[split] if split is not None else None for split in splits]
     name = os.path.basename(name_or_path) if name_or_path not in data.REGISTRY else name_or_path
-    return Corpus(name, token, vocab, *indices)
+    return Corpus(name, level, vocab, *indices)

@@ -120,13 +120,13 @@ def train_epoch(model, loader, updater, ctx, clip_theta=1.0, epoch=1, on_batch=N
     return math.exp(total_loss / num_tokens), num_tokens / (time.time() - start)
 
 
-def evaluate_perplexity(model, corpus, ctx, batch_size=10, num_steps=35):
-    """Perplexity over every token of ``corpus`` (a list of indices), state carried.
+def evaluate_perplexity(model, indices, ctx, batch_size=10, num_steps=35):
+    """Perplexity over every token of ``indices`` (a list of token indices), state carried.
 
     Taught in chapter 02. Nothing is recorded, so dropout (chapter 07) is off.
     """
     state, total_loss, num_tokens = model.begin_state(batch_size, ctx), 0.0, 0
-    for X, Y in bptt_batches(corpus, batch_size, num_steps):
+    for X, Y in bptt_batches(indices, batch_size, num_steps):
         logits, state = model(nd.array(X, ctx=ctx), state)
         total_loss += _LOSS(logits, nd.array(Y.T.reshape(-1), ctx=ctx)).sum()
         num_tokens += Y.size

@@ -1,7 +1,14 @@
-"""Shared fixtures: a temporary cache folder, and the mirror of the corpora when present."""
+"""Shared fixtures: a temporary cache folder, and the mirror of the corpora when present.
+
+``d2lrnn`` is imported here, before any test module imports MXNet: it pins the threads and
+instruction sets and, on NumPy >= 1.24 (Python >= 3.12), puts back the ``np.bool`` alias that
+MXNet 1.9.1 needs when it loads.
+"""
 import os
 
 import pytest
+
+import d2lrnn  # noqa: F401
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data')
 

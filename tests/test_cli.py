@@ -8,7 +8,8 @@ import sys
 import mxnet as mx
 import pytest
 
-from d2lrnn import device, training
+from d2lrnn import cli, commands, device, registry, training
+from d2lrnn.regularization import RegularizedRNNModel
 from d2lrnn.cli import main
 from d2lrnn.training import NonFiniteLossError
 
@@ -63,7 +64,7 @@ def test_train_writes_the_run_folder(run_dir):
             cell='gru', vocab_size=config['model']['kwargs']['vocab_size'], num_hiddens=16,
             num_layers=2, embed_size=None, dropout=0.0, variational=False, embed_dropout=0.0,
             tie_weights=False)}
-    assert config['corpus']['token'] == 'char' and config['training']['batch_size'] == 4
+    assert config['corpus']['level'] == 'char' and config['training']['batch_size'] == 4
     assert config['training']['optimizer'] == 'sgd' and config['training']['lr'] == 2.0
     assert os.path.getsize(os.path.join(run_dir, 'perplexity.png')) > 1000
 
@@ -242,3 +243,23 @@ def test_python_dash_m_prints_the_help():
     result = subprocess.run([sys.executable, '-m', 'd2lrnn', 'compare', '--help'],
                             capture_output=True, text=True, check=True)
     assert '--num-layers L [L ...]' in result.stdout and '--cells' in result.stdout
+
+
+def test_a_corpus_that_is_not_utf8_is_named(tmp_path, capsys):
+    path = tmp_path / 'latin1.txt'
+    path.write_bytes('caf\xe9 au lait\n'.encode('latin-1') * 50)
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--corpus', str(path), '--out', str(tmp_path / 'run'), *TINY])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.count('\n') == 1
+    assert f'{path} is not UTF-8 text (byte 3: invalid continuation byte)' in err
+    assert not os.path.exists(tmp_path / 'run')
+
+
+def test_every_model_option_is_a_train_option():
+    """The command line exposes each option of the model it trains, under the same name."""
+    parser = cli.build_parser()
+    train = parser._subparsers._group_actions[0].choices['train']
+    flags = {action.dest for action in train._actions}
+    options = set(registry.option_names(RegularizedRNNModel)) - {'vocab_size'}
+    assert options <= flags and options == set(commands.SECTIONS['model'])

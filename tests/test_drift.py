@@ -47,10 +47,10 @@ PACKAGE = os.path.join(ROOT, 'd2lrnn')
 UNCLAIMED_SAVES = {
     '01': {'text.TOKEN_LEVELS', 'text.normalize_letters', 'iterators.check_minibatch_args'},
     '02': {'generation._choose'},
-    '03': {'scratch._fused_layout', 'scratch._fused_params', 'scratch._max_abs_diff',
-           'scratch._stack_state', 'scratch._unstack_state'},
+    '03': {'parity._fused_layout', 'parity._fused_params', 'parity._max_abs_diff',
+           'parity._stack_state', 'parity._unstack_state'},
     '04': {'device.gpu_problem', 'models.FUSED_LAYERS'},
-    '09': {'fast.GATES', 'fast._unstack', 'fast._named'},
+    '09': {'fast.GATES', 'fast._unstack', 'parity._named'},
 }
 
 MARKER = re.compile(r'#@save(?: ([A-Za-z_][A-Za-z0-9_]*))?')

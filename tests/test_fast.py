@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from mxnet import nd
 
-from d2lrnn.fast import (FastDeepRNN, FastRNNLM, copy_from_scratch, fast_parity,
-                         time_interleaved, training_job)
+from d2lrnn.fast import FastDeepRNN, FastRNNLM, time_interleaved, training_job
+from d2lrnn.parity import copy_scratch_to_fast, fast_parity
 from d2lrnn.scratch import make_scratch
 from d2lrnn.training import Updater, detach, train_step
 
@@ -50,7 +50,7 @@ def test_fast_computes_the_taught_scratch_body(cell):
         if param.ndim == 1:
             param[:] = nd.random.normal(shape=param.shape)
     fast = fast_block(cell, 2, hybridize=True)
-    copy_from_scratch(fast, scratch)
+    copy_scratch_to_fast(scratch, fast)
     inputs = nd.random.normal(shape=(SEQ_LEN, BATCH_SIZE, NUM_INPUTS))
     state = tuple((s + 0.3, s - 0.2) if cell == 'lstm' else s + 0.3
                   for s in nd.random.normal(shape=(2, BATCH_SIZE, NUM_HIDDENS)))
@@ -109,13 +109,13 @@ def test_errors():
     with pytest.raises(ValueError, match='expected a state tuple of 2 entries'):
         fast(nd.zeros((5, 3, 3)), fast.begin_state(3)[:1])
     with pytest.raises(ValueError, match='expected a LSTMScratch body; got GRUScratch'):
-        copy_from_scratch(fast, make_scratch('gru', NUM_INPUTS, NUM_HIDDENS, 2))
+        copy_scratch_to_fast(make_scratch('gru', NUM_INPUTS, NUM_HIDDENS, 2), fast)
     with pytest.raises(ValueError, match='differ in D, H or L'):
-        copy_from_scratch(fast, make_scratch('lstm', NUM_INPUTS, NUM_HIDDENS, 1))
+        copy_scratch_to_fast(make_scratch('lstm', NUM_INPUTS, NUM_HIDDENS, 1), fast)
     for cell, kwargs in (('rnn', {'activation': 'relu'}), ('gru', {'reset_after': False})):
         with pytest.raises(ValueError, match='tanh RNN and the reset-after GRU only'):
-            copy_from_scratch(fast_block(cell, 1, hybridize=False),
-                              make_scratch(cell, NUM_INPUTS, NUM_HIDDENS, 1, **kwargs))
+            copy_scratch_to_fast(make_scratch(cell, NUM_INPUTS, NUM_HIDDENS, 1, **kwargs),
+                                 fast_block(cell, 1, hybridize=False))
     symbolic = FastDeepRNN('rnn', NUM_INPUTS, NUM_HIDDENS)
     with pytest.raises(ValueError, match=r'T is unknown: call the block on NDArrays'):
         symbolic(mx.sym.var('inputs'), (mx.sym.var('state'),))

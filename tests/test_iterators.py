@@ -68,9 +68,9 @@ def test_loader_is_reiterable_and_seeded():
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(corpus=list(range(10)), batch_size=2, num_steps=5), 'shorter than one minibatch'),
-    (dict(corpus=CORPUS, batch_size=0, num_steps=5), 'batch_size must be an integer >= 1, got 0'),
-    (dict(corpus=CORPUS, batch_size=2, num_steps=0), 'num_steps must be an integer >= 1, got 0'),
+    (dict(indices=list(range(10)), batch_size=2, num_steps=5), 'shorter than one minibatch'),
+    (dict(indices=CORPUS, batch_size=0, num_steps=5), 'batch_size must be an integer >= 1, got 0'),
+    (dict(indices=CORPUS, batch_size=2, num_steps=0), 'num_steps must be an integer >= 1, got 0'),
 ])
 def test_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -4,7 +4,8 @@ import pytest
 from mxnet import nd
 
 from d2lrnn.models import RNNLMScratch, RNNModel, count_params
-from d2lrnn.scratch import make_scratch, copy_to_fused
+from d2lrnn.parity import copy_scratch_to_fused
+from d2lrnn.scratch import make_scratch
 
 
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
@@ -14,7 +15,7 @@ def test_scratch_lm_equals_gluon_model_with_copied_weights(cell):
     scratch = RNNLMScratch(make_scratch(cell, V, H, L, sigma=0.3), V, sigma=0.3)
     concise = RNNModel(cell, V, H, L)
     concise.initialize()
-    copy_to_fused(scratch.body, concise.rnn)
+    copy_scratch_to_fused(scratch.body, concise.rnn)
     concise.dense.weight.set_data(scratch.W_hq.T)
     concise.dense.bias.set_data(scratch.b_q)
     # the fused layer has a second (h2h) bias for every gate; the scratch GRU already has

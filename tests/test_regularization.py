@@ -7,11 +7,12 @@ import pytest
 from mxnet import autograd, nd
 
 import d2lrnn
-from d2lrnn.registry import build_model, load_parameters_checked, model_config
 from d2lrnn.models import RNNModel, count_params
+from d2lrnn.registry import build_model, load_parameters_checked, model_config
 from d2lrnn.regularization import (DropoutScratch, EmbeddingLMScratch, RegularizedRNNModel,
                                    WordDropoutEmbedding, sequence_dropout)
-from d2lrnn.scratch import LSTMScratch, copy_to_fused
+from d2lrnn.parity import copy_scratch_to_fused
+from d2lrnn.scratch import LSTMScratch
 from d2lrnn.training import train
 
 V, H, L, N, T = 30, 8, 2, 6, 7
@@ -220,7 +221,7 @@ def test_tied_scratch_lm_equals_the_tied_gluon_model():
     for params, fused in zip(ours.body.layers, theirs.rnn):
         one_layer = LSTMScratch(H, H, 1)
         one_layer.layers = [params]
-        copy_to_fused(one_layer, fused)
+        copy_scratch_to_fused(one_layer, fused)
     X, Y = tokens(1), tokens(2)
     state = [nd.random.normal(shape=(L, N, H)) for _ in range(2)]  # [H, C]
     results = []

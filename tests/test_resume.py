@@ -80,7 +80,7 @@ def runs(request, text_file, tmp_path_factory):
     the records after the kill), for SGD and for Adam, whose moments must be restored too."""
     root = tmp_path_factory.mktemp('runs')
     whole, resumed = str(root / 'whole'), str(root / 'resumed')
-    args = ['train', '--corpus', text_file, '--token', 'word', *OPTIONS,
+    args = ['train', '--corpus', text_file, '--level', 'word', *OPTIONS,
             '--optimizer', request.param, '--lr', '3' if request.param == 'sgd' else '0.01']
     first = run([*args, '--out', whole])
     killed = run([*args, '--out', resumed], script=KILL_IN_EPOCH_2)
@@ -113,7 +113,7 @@ def test_the_resumed_run_equals_the_uninterrupted_one(runs):
 @pytest.fixture(scope='module')
 def one_epoch_run(text_file, tmp_path_factory):
     out = str(tmp_path_factory.mktemp('runs') / 'one')
-    assert run(['train', '--corpus', text_file, '--token', 'word', *OPTIONS, '--epochs', '1',
+    assert run(['train', '--corpus', text_file, '--level', 'word', *OPTIONS, '--epochs', '1',
                 '--out', out]).returncode == 0
     return out
 
@@ -144,7 +144,7 @@ def test_a_finished_run_says_so_and_continues_with_more_epochs(runs, tmp_path):
      '--embed-size: saved 12 vs now 16; --num-hiddens: saved 12 vs now 16'),
     (['--lr', '1'], '--lr: saved 3.0 vs now 1.0'),
     (['--dropout', '0.1'], '--dropout: saved 0.3 vs now 0.1'),
-    (['--token', 'char'], "--token: saved 'word' vs now 'char'"),
+    (['--level', 'char'], "--level: saved 'word' vs now 'char'"),
 ])
 def test_resume_with_other_settings_is_refused_and_changes_nothing(
         one_epoch_run, text_file, added, expected, capsys):
@@ -163,7 +163,7 @@ def test_resume_with_other_settings_is_refused_and_changes_nothing(
 def test_resume_with_another_vocabulary_is_refused(text_file, tmp_path, capsys):
     corpus, out = tmp_path / 'words.txt', str(tmp_path / 'run')
     corpus.write_text(open(text_file).read(), encoding='utf-8')
-    main(['train', '--corpus', str(corpus), '--token', 'word', *OPTIONS, '--epochs', '1',
+    main(['train', '--corpus', str(corpus), '--level', 'word', *OPTIONS, '--epochs', '1',
           '--out', out])
     before = contents(out)
     corpus.write_text('zebra ' + open(text_file).read(), encoding='utf-8')  # the same path
@@ -187,7 +187,7 @@ def test_resume_with_another_vocabulary_is_refused(text_file, tmp_path, capsys):
 def test_a_damaged_run_folder_is_refused_naming_the_file(text_file, tmp_path, capsys, name,
                                                         damage, expected):
     out = str(tmp_path / 'run')
-    main(['train', '--corpus', text_file, '--token', 'word', *OPTIONS, '--epochs', '1',
+    main(['train', '--corpus', text_file, '--level', 'word', *OPTIONS, '--epochs', '1',
           '--out', out])
     with open(os.path.join(out, name), 'wb') as f:
         f.write(damage)

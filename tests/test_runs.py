@@ -94,7 +94,7 @@ def small_run(folder, epochs):
     model.initialize(mx.init.Xavier(), ctx=mx.cpu())
     schedule = PlateauSchedule(1.0, seed=3)
     updater = Updater(model, 1.0, mx.cpu(), 'adam')
-    config = dict(model=registry.model_config(model), corpus=dict(name='x', token='char',
+    config = dict(model=registry.model_config(model), corpus=dict(name='x', level='char',
                                                                   max_tokens=None),
                   training=dict(epochs=epochs))
     runs.start_run(folder, config, VOCAB)

@@ -137,7 +137,7 @@ def test_epoch_seed_is_fixed_and_distinct():
     (dict(lr_decay=0.5), r'lr_decay must be a finite number >= 1 \(it divides the learning rate; 1: constant\), got 0.5'),
     (dict(patience=0), r'patience must be an integer >= 1 \(or None\), got 0'),
     (dict(decay_start=0), r'decay_start must be an integer >= 1 \(or None\), got 0'),
-    (dict(num_steps=50), 'a corpus of 120 tokens is shorter than one minibatch'),
+    (dict(num_steps=50), 'a list of 120 tokens is shorter than one minibatch'),
 ])
 def test_bad_options_fail_before_training(corpus, kwargs, message):
     options = dict(batch_size=4, num_steps=6)

@@ -6,8 +6,8 @@ import pytest
 from mxnet import autograd, nd
 from mxnet.gluon import rnn
 
-from d2lrnn.scratch import (CELLS, GRUScratch, LSTMScratch, RNNScratch, copy_to_fused,
-                            fused_layer_like, fused_parity, make_scratch)
+from d2lrnn.parity import copy_scratch_to_fused, fused_layer_like, fused_parity
+from d2lrnn.scratch import CELLS, GRUScratch, LSTMScratch, RNNScratch, make_scratch
 
 NUM_INPUTS, NUM_HIDDENS, SEQ_LEN, BATCH_SIZE = 3, 5, 5, 3
 
@@ -135,7 +135,7 @@ def test_textbook_gru_differs_from_fused_gru():
         fused_layer_like(textbook)
     fused = rnn.GRU(NUM_HIDDENS, 2, layout='TNC', input_size=NUM_INPUTS)
     fused.initialize()
-    copy_to_fused(textbook, fused)
+    copy_scratch_to_fused(textbook, fused)
 
     reset_after = GRUScratch(NUM_INPUTS, NUM_HIDDENS, num_layers=2, reset_after=True)
     for name, param in reset_after.named_params().items():

@@ -39,10 +39,10 @@ def test_local_text_file_is_a_corpus(tmp_path):
     path = tmp_path / 'tiny.txt'
     path.write_text('hello world\n' * 50, encoding='utf-8')
     corpus = load_corpus(str(path))
-    assert corpus.name == 'tiny.txt' and corpus.token == 'char' and corpus.test is None
+    assert corpus.name == 'tiny.txt' and corpus.level == 'char' and corpus.test is None
     total = len(corpus.train) + len(corpus.valid)
     assert len(corpus.valid) == total - int(total * 0.9)
-    words = load_corpus(str(path), token='word', valid_fraction=0.5)
+    words = load_corpus(str(path), level='word', valid_fraction=0.5)
     assert set(words.vocab.idx_to_token) == {'<unk>', '<eos>', 'hello', 'world'}
 
 
@@ -71,6 +71,6 @@ def test_ptb_keeps_its_own_splits(mirror, monkeypatch, tmp_path):
     monkeypatch.setenv('D2LRNN_DATA_MIRROR', mirror)
     monkeypatch.setenv('D2LRNN_DATA_DIR', str(tmp_path))
     corpus = load_corpus('ptb')
-    assert corpus.token == 'word' and len(corpus.vocab) == 10000
+    assert corpus.level == 'word' and len(corpus.vocab) == 10000
     assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (929589, 73760, 82430)
     assert corpus.vocab.to_tokens(corpus.train[:1]) == ['aer']

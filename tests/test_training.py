@@ -63,7 +63,7 @@ def test_nan_loss_stops_with_epoch_and_minibatch(corpus):
 
 
 RUN = r'''
-import json, sys, mxnet as mx
+import d2lrnn, json, sys, mxnet as mx
 from d2lrnn.models import RNNModel
 from d2lrnn.runtime import seed_everything
 from d2lrnn.text import load_corpus
