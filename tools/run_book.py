@@ -10,10 +10,28 @@ import sys
 import time
 
 import nbformat
+import zmq
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from traitlets.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def kernel_config():
+    """Settings for the kernel manager: CurveZMQ keys for the kernel's sockets.
+
+    ipykernel (7.4 here) prints "[IPKernelApp] WARNING | Kernel is running over TCP without
+    encryption ..." on its stderr, which is this script's, whenever it starts without keys.
+    jupyter_client (8.10 here) provisions them when its `transport_encryption` setting asks
+    for it and the kernel spec declares support; where the setting does not exist, kernels
+    start as before. The kernel's stderr stays this script's: whatever else it prints shows.
+    """
+    config = Config()
+    if 'transport_encryption' in KernelManager.class_trait_names() and zmq.has('curve'):
+        config.KernelManager.transport_encryption = 'auto'
+    return config
 
 
 def main(patterns):
@@ -29,7 +47,7 @@ def main(patterns):
         print(f'executing {name} ...', flush=True)
         start = time.time()
         notebook = nbformat.read(path, as_version=4)
-        NotebookClient(notebook, timeout=None, kernel_name='python3',
+        NotebookClient(notebook, timeout=None, kernel_name='python3', config=kernel_config(),
                        resources={'metadata': {'path': os.path.dirname(path)}}).execute()
         times.append((name, time.time() - start))
         nbformat.write(notebook, os.path.join(ROOT, 'build', 'notebooks', name))
