@@ -22,6 +22,7 @@ from . import data, runs
 from .device import gpu_problem, try_gpu
 from .files import atomic_write, write_text
 from .generation import predict
+from .iterators import check_minibatch_args
 from .models import count_params
 from .plotting import PerplexityPlot
 from .regularization import RegularizedRNNModel
@@ -46,6 +47,7 @@ SECTIONS = {
 }
 DEFAULT_LR = {'sgd': 2.0, 'adam': 0.002}
 RESUMABLE = ('epochs', 'device')  # what a resumed run may change
+EVAL_BATCH_SIZE = 10  # rows of the validation and test minibatches, as in the seed
 RESULT_COLUMNS = ('cell', 'layers', 'parameters', 'train_ppl', 'val_ppl', 'test_ppl',
                   'best_epoch', 'tokens_per_s', 'seconds')
 
@@ -146,6 +148,13 @@ def train_run(out, config, corpus, ctx, resume=False):
     schedule = PlateauSchedule(options['lr'], options['lr_decay'], options['decay_start'],
                                options['patience'], options['seed'])
     updater = Updater(model, options['lr'], ctx, options['optimizer'])
+    try:  # every split must hold a minibatch: say so now, not after hours of training
+        check_minibatch_args(corpus.train, options['batch_size'], options['num_steps'])
+        for split in (corpus.valid, corpus.test):
+            if split is not None:
+                check_minibatch_args(split, EVAL_BATCH_SIZE, options['num_steps'])
+    except ValueError as err:
+        raise UserError(f'corpus {config["corpus"]["name"]}: {err}') from None
     try:
         resumed = resume and runs.resume_run(out, model, schedule, updater)
     except ValueError as err:  # RunFolderError, DamagedFileError: one names the file
@@ -181,14 +190,14 @@ def train_run(out, config, corpus, ctx, resume=False):
 
     try:
         train(model, corpus, schedule, options['epochs'], ctx, batch_size=options['batch_size'],
-              num_steps=options['num_steps'], clip_theta=options['clip'], plot=False,
-              updater=updater, on_batch=progress.on_batch, on_epoch=on_epoch)
-        test_ppl = (evaluate_perplexity(model, corpus.test, ctx, num_steps=options['num_steps'])
+              num_steps=options['num_steps'], clip_theta=options['clip'],
+              eval_batch_size=EVAL_BATCH_SIZE, plot=False, updater=updater,
+              on_batch=progress.on_batch, on_epoch=on_epoch)
+        test_ppl = (evaluate_perplexity(model, corpus.test, ctx, EVAL_BATCH_SIZE,
+                                        options['num_steps'])
                     if corpus.test is not None else None)
     except NonFiniteLossError as err:
         raise UserError(f'{err} The finished epochs are kept in {out}.') from None
-    except ValueError as err:  # a split too short for one minibatch
-        raise UserError(str(err)) from None
     finally:
         progress.close()  # a bar left open by an error
     result = dict(best_epoch=schedule.best_epoch, best_val_ppl=schedule.best_val_ppl,

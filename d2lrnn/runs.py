@@ -81,6 +81,13 @@ def _check_config(config):
     return config
 
 
+def _check_state(state):
+    missing = [key for key in ('last', 'best', 'trainer') if key not in state['files']]
+    if missing:
+        raise ValueError(f'"files" names no {", ".join(missing)} file')
+    return state
+
+
 def load_config(folder):
     """(config dict, ``Vocab``) of the run in ``folder``."""
     config = _read(folder, CONFIG, _check_config)
@@ -121,7 +128,7 @@ def resume_run(folder, model, schedule, updater):
     path = os.path.join(folder, STATE)
     if not os.path.isfile(path):
         return False
-    state = _read(folder, STATE, lambda state: (state, state['files']))[0]
+    state = _read(folder, STATE, _check_state)
     files = {key: os.path.join(folder, name) for key, name in state.pop('files').items()}
     last, best = load_arrays(files['last']), load_arrays(files['best'])
     try:

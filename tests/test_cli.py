@@ -263,3 +263,14 @@ def test_every_model_option_is_a_train_option():
     flags = {action.dest for action in train._actions}
     options = set(registry.option_names(RegularizedRNNModel)) - {'vocab_size'}
     assert options <= flags and options == set(commands.SECTIONS['model'])
+
+
+def test_a_corpus_too_short_for_one_minibatch_is_refused_before_training(text_file, tmp_path,
+                                                                          capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--corpus', text_file, '--out', str(tmp_path / 'run'), *TINY,
+              '--batch-size', '1000'])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.count('\n') == 1
+    assert f'corpus {text_file}: a list of ' in err and 'is shorter than one minibatch' in err
+    assert not os.path.exists(tmp_path / 'run')
