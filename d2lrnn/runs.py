@@ -148,15 +148,6 @@ def save_result(folder, result):
     write_text(os.path.join(folder, RESULT), json.dumps(result, indent=1) + '\n')
 
 
-def read_metrics(folder):
-    """The epoch records of ``metrics.jsonl`` (an empty list before the first epoch)."""
-    path = os.path.join(folder, METRICS)
-    if not os.path.isfile(path):
-        return []
-    with open(path, encoding='utf-8') as f:
-        return [json.loads(line) for line in f]
-
-
 def load_trained(folder, ctx):
     """(model holding the best parameters, config, ``Vocab``) of the run in ``folder``."""
     config, vocab = load_config(folder)

@@ -116,7 +116,8 @@ def test_the_run_folder_round_trip(tmp_path):
     assert sorted(os.listdir(folder)) == ['best-2.params', 'config.json', 'last-2.params',
                                           'metrics.jsonl', 'model.params', 'state.json',
                                           'trainer-2.states', 'vocab.json']
-    assert [r['epoch'] for r in runs.read_metrics(folder)] == [1, 2]  # epoch records only
+    with open(os.path.join(folder, 'metrics.jsonl')) as f:
+        assert [json.loads(line)['epoch'] for line in f] == [1, 2]  # epoch records only
     config, vocab = runs.load_config(folder)
     assert config['format'] == runs.FORMAT and vocab.idx_to_token == VOCAB.idx_to_token
     loaded, _, _ = runs.load_trained(folder, mx.cpu())
