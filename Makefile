@@ -20,7 +20,7 @@ CHAPTERS ?= chapters
 # Fixed thread count: the stored outputs are reproducible bit for bit at a given count.
 BOOK_THREADS ?= 2
 
-.PHONY: book test unit notebooks lab bench clean
+.PHONY: book test unit notebooks lab bench studies clean
 
 $(STAMP):
 	@test -n "$(PYTHON_EXE)" || { echo "no Python found among: $(PYTHON); d2lrnn needs 3.8-3.13 (3.11 preferred): make PYTHON=python3.11 ..." >&2; exit 1; }
@@ -56,6 +56,11 @@ lab: $(STAMP)
 bench: $(STAMP)
 	-$(PY) -m pip install --quiet 'torch==2.13.0'
 	$(PY) benchmarks/suite.py
+
+# Long experiments (studies/*.py): each trains only the runs its results file lacks, so it
+# can be stopped and started again; see README for their cost.
+studies: $(STAMP)
+	for study in studies/*.py; do OMP_NUM_THREADS=$(BOOK_THREADS) $(PY) $$study || exit 1; done
 
 clean:
 	rm -rf build

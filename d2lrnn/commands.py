@@ -44,6 +44,9 @@ SECTIONS = {
     'training': dict(epochs=10, optimizer='sgd', lr=None, batch_size=32, num_steps=35, clip=1.0,
                      lr_decay=4.0, decay_start=None, patience=None, seed=0, device='auto'),
 }
+# Further keys a config's corpus section may hold (chapter 10's studies); absent: the defaults
+# of text.load_corpus.
+CORPUS_SPLITS = ('valid_fraction', 'test_fraction', 'train_fraction')
 DEFAULT_LR = {'sgd': 2.0, 'adam': 0.002}
 RESUMABLE = ('epochs', 'device')  # what a resumed run may change
 EVAL_BATCH_SIZE = 10  # rows of the validation and test minibatches, as in the seed
@@ -71,8 +74,9 @@ def pick_device(choice):
 def read_corpus(corpus):
     """The corpus a config's ``corpus`` section names; a ``UserError`` naming what is wrong."""
     try:
+        splits = {key: corpus[key] for key in CORPUS_SPLITS if key in corpus}
         return load_corpus(corpus['name'], level=corpus['level'],
-                           max_tokens=corpus['max_tokens'])
+                           max_tokens=corpus['max_tokens'], **splits)
     except (ValueError, OSError, data.ChecksumError, data.CorpusUnavailableError) as err:
         raise UserError(f'corpus {corpus["name"]}: {err}') from None
 

@@ -11,11 +11,12 @@ import re
 
 import mxnet as mx
 
+from .depth import DeepRNNModel
 from .files import DamagedFileError
 from .models import RNNModel
 from .regularization import RegularizedRNNModel
 
-MODELS = {cls.__name__: cls for cls in (RNNModel, RegularizedRNNModel)}
+MODELS = {cls.__name__: cls for cls in (RNNModel, RegularizedRNNModel, DeepRNNModel)}
 # save_parameters names a fused layer's weights rnn._unfused.<layer>.* (MXNet 1.9's mapping
 # of the layer's own l<layer>_* names, which are matched too); RegularizedRNNModel keeps one
 # one-layer fused layer per layer: rnn.<layer>._unfused.0.*

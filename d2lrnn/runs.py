@@ -4,7 +4,9 @@ A run folder ``DIR`` holds
 
 ==========================  ================================================================
 ``config.json``             what was trained: ``{"format": 1, "model": {"class", "kwargs"},
-                            "corpus": {"name", "level", "max_tokens"}, "training": {...}}``
+                            "corpus": {"name", "level", "max_tokens"}, "training": {...}}``;
+                            a study's corpus may add ``valid_fraction``, ``test_fraction``,
+                            ``train_fraction`` (``text.load_corpus``)
 ``vocab.json``              the vocabulary, its ``idx_to_token`` list
 ``state.json``              the commit point of the last finished epoch: the schedule's
                             ``state_dict`` and the names of the next three files

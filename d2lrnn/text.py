@@ -10,6 +10,7 @@ import zipfile
 from d2l import mxnet as d2l
 
 from . import data
+from .checks import check_number
 
 TOKEN_LEVELS = ('char', 'word')
 NORMALIZERS = ('letters', 'none')
@@ -99,20 +100,26 @@ Corpus.__doc__ = """A tokenised corpus: the vocabulary and the index lists of ea
 
 
 def load_corpus(name_or_path, level=None, normalize=None, valid_fraction=0.1,
-                max_tokens=None, min_freq=0):
+                max_tokens=None, min_freq=0, test_fraction=0.0, train_fraction=1.0):
     """Load a corpus into train/valid(/test) index lists and a vocabulary built on train.
 
     Introduced in chapter 01. PTB keeps its own train/valid/test files. Other corpora hold out
-    the last ``valid_fraction`` of their tokens for validation. ``max_tokens`` keeps only the
-    first tokens of every split (quick mode, learning curves).
+    the last ``valid_fraction`` of their tokens for validation, preceded by ``test_fraction``
+    for a test split when it is above 0. ``max_tokens`` keeps only the first tokens of every
+    split (quick mode, learning curves); ``train_fraction`` keeps the first part of the
+    training split after the vocabulary was built on all of it (chapter 10's data-size axis:
+    every fraction reads the same validation and test tokens with the same vocabulary).
     """
     defaults = CORPUS_DEFAULTS.get(name_or_path, dict(level='char', normalize='none'))
     level = level or defaults['level']
     normalize = normalize or defaults['normalize']
     if level not in TOKEN_LEVELS:
         raise ValueError(f'unknown token level {level!r}; valid: {", ".join(TOKEN_LEVELS)}')
-    if not 0 < valid_fraction < 1:
-        raise ValueError(f'valid_fraction must lie in (0, 1), got {valid_fraction}')
+    check_number('train_fraction', train_fraction, low=0, low_open=True, high=1)
+    check_number('test_fraction', test_fraction, low=0, high=1, high_open=True)
+    if not 0 < valid_fraction < 1 - test_fraction:
+        raise ValueError(f'valid_fraction must lie in (0, 1 - test_fraction), got '
+                         f'{valid_fraction} with test_fraction {test_fraction}')
     if name_or_path == 'ptb':
         splits = [token_stream(read_lines('ptb', split), level, normalize)
                   for split in ('train', 'valid', 'test')]
@@ -120,11 +127,14 @@ def load_corpus(name_or_path, level=None, normalize=None, valid_fraction=0.1,
         tokens = token_stream(read_lines(name_or_path), level, normalize)
         if not tokens:
             raise ValueError(f'{name_or_path!r} holds no tokens (is the file empty?)')
-        num_train = int(len(tokens) * (1 - valid_fraction))
-        splits = [tokens[:num_train], tokens[num_train:], None]
+        num_train = int(len(tokens) * (1 - valid_fraction - test_fraction))
+        num_test = int(len(tokens) * test_fraction)
+        splits = [tokens[:num_train], tokens[num_train + num_test:],
+                  tokens[num_train:num_train + num_test] if num_test else None]
     if max_tokens is not None:
         splits = [split[:max_tokens] if split is not None else None for split in splits]
     vocab = Vocab(splits[0], min_freq=min_freq)
+    splits[0] = splits[0][:int(len(splits[0]) * train_fraction)]
     indices = [vocab[split] if split is not None else None for split in splits]
     name = os.path.basename(name_or_path) if name_or_path not in data.REGISTRY else name_or_path
     return Corpus(name, level, vocab, *indices)

@@ -1,0 +1,120 @@
+"""When depth pays: the remedies that let deep stacks train, and what reaches each layer.
+
+Taught in chapter 10. ``DeepRNNModel`` is chapter 07's ``RegularizedRNNModel`` with two
+remedies for deep stacks: an LSTM forget-gate bias that starts at ``forget_bias`` (gluon's
+fused layers start every bias at 0, so the forget gate starts half closed: sigmoid(0) = 0.5)
+and ``residual`` connections, which add each layer's input to its output from the second
+layer on, so the gradient reaches the lower layers through an identity path as well.
+``param_count`` and ``width_for_budget`` size a stack to a parameter budget;
+``layer_gradient_norms`` measures the gradient that reaches each layer.
+"""
+import math
+
+import mxnet as mx
+from mxnet import gluon
+
+from .checks import check_number
+from .regularization import RegularizedRNNModel
+
+NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}  # weight blocks per layer of each fused cell
+
+
+class ResidualLayer(gluon.HybridBlock):
+    """A fused one-layer ``gluon.rnn`` layer whose output is its output plus its input.
+
+    Taught in chapter 10; ``gluon.rnn.ResidualCell`` does this around a cell, this does it
+    around a fused layer. ``(inputs (T, N, H), state) -> (outputs + inputs, new state)``.
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def hybrid_forward(self, F, inputs, state):
+        outputs, state = self.layer(inputs, state)
+        return outputs + inputs, state
+
+
+class DeepRNNModel(RegularizedRNNModel):
+    """``RegularizedRNNModel`` with a forget-gate bias and residual connections.
+
+    Taught in chapter 10. ``forget_bias`` (LSTM only) initialises the forget-gate block of
+    each layer's input-to-hidden bias (gate order i, f, g, o: entries H..2H-1) to that value,
+    the rest to 0 (``mx.init.LSTMBias``); the hidden-to-hidden bias stays 0, so the gate's
+    total bias starts at ``forget_bias``. ``residual=True`` wraps layers 2..L in
+    ``ResidualLayer``: layer l computes H^(l) = f(D(H^(l-1))) + D(H^(l-1)), D the dropout
+    the model applies to every layer's input. Calls, shapes and state as
+    ``RegularizedRNNModel``; the defaults build the same network.
+    """
+
+    def __init__(self, cell, vocab_size, num_hiddens, num_layers=1, embed_size=None,
+                 dropout=0.0, variational=False, embed_dropout=0.0, tie_weights=False,
+                 residual=False, forget_bias=0.0, **kwargs):
+        super().__init__(cell, vocab_size, num_hiddens, num_layers, embed_size, dropout,
+                         variational, embed_dropout, tie_weights, **kwargs)
+        check_number('forget_bias', forget_bias)
+        if forget_bias and cell != 'lstm':
+            raise ValueError(f'forget_bias needs an LSTM (only it has a forget gate), got '
+                             f'cell={cell!r}')
+        self.residual, self.forget_bias = bool(residual), forget_bias
+        if forget_bias:
+            for layer in self.rnn:
+                layer.l0_i2h_bias.init = mx.init.LSTMBias(forget_bias)
+        if residual and num_layers > 1:
+            layers = list(self.rnn)
+            with self.name_scope():
+                self.rnn = gluon.nn.HybridSequential()
+                for index, layer in enumerate(layers):
+                    self.rnn.add(ResidualLayer(layer) if index else layer)
+
+
+def param_count(cell, vocab_size, num_hiddens, num_layers=1, embed_size=None,
+                tie_weights=False):
+    """Number of parameters of ``DeepRNNModel`` (or ``RegularizedRNNModel``) with these sizes,
+    without building it: per layer G (H (D + H) + 2 H) with G gates (1, 3, 4) and D the
+    layer's input size, plus the embedding (V E) and the output layer (H V, shared when
+    tied, + V).
+
+    Taught in chapter 10.
+    """
+    gates, hidden = NUM_GATES[cell], num_hiddens
+    inputs = [embed_size or vocab_size] + [hidden] * (num_layers - 1)
+    stack = sum(gates * (hidden * (size + hidden) + 2 * hidden) for size in inputs)
+    embedding = vocab_size * embed_size if embed_size else 0
+    output = (0 if tie_weights else hidden * vocab_size) + vocab_size
+    return stack + embedding + output
+
+
+def width_for_budget(budget, cell, vocab_size, num_layers, embed_size=None, tie_weights=False):
+    """The width H whose model comes closest to ``budget`` parameters (``param_count``).
+
+    Taught in chapter 10. With ``tie_weights`` the embedding is H wide too (``embed_size`` is
+    ignored): the study's tied word models keep E = H.
+    """
+    check_number('budget', budget, integer=True, low=1)
+
+    def count(hidden):
+        embed = hidden if tie_weights else embed_size
+        return param_count(cell, vocab_size, hidden, num_layers, embed, tie_weights)
+    hidden = 1
+    while count(hidden) < budget:  # count grows with H: the first H at or above the budget
+        hidden *= 2
+    low, high = hidden // 2, hidden
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if count(middle) < budget else (low, middle)
+    return min((max(low, 1), high), key=lambda h: (abs(count(h) - budget), h))
+
+
+def layer_gradient_norms(model):
+    """The L2 norm of the gradient of each recurrent layer's parameters, bottom first.
+
+    Taught in chapter 10. Read after ``backward`` (or after an update: the gradients stay
+    until the next ``backward``); a list of ``num_layers`` floats.
+    """
+    norms = []
+    for layer in model.rnn:
+        squares = [(param.grad() ** 2).sum() for param in layer.collect_params().values()]
+        norms.append(math.sqrt(sum(square.asscalar() for square in squares)))
+    return norms
+
