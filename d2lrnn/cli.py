@@ -17,6 +17,9 @@ import sys  # noqa: E402
 from . import commands, data  # noqa: E402
 from .checks import option_type  # noqa: E402
 from .commands import DEVICES, UserError  # noqa: E402
+from .compare import run_compare  # noqa: E402
+from .launch import run_launch  # noqa: E402
+from .parallel import COMPRESSION, KVSTORES  # noqa: E402
 from .models import FUSED_LAYERS  # noqa: E402
 from .text import TOKEN_LEVELS  # noqa: E402
 from .training import OPTIMIZERS  # noqa: E402
@@ -27,6 +30,15 @@ POSITIVE = option_type(low=0, low_open=True)
 NONNEGATIVE = option_type(low=0)
 RATE = option_type(low=0, high=1, high_open=True)
 DECAY = option_type(low=1, note=' (1: a constant learning rate)')
+
+
+def device_spec(text):
+    if text in DEVICES or all(part.strip().partition(':')[0] in ('cpu', 'gpu') and
+                              part.strip().partition(':')[2].isdigit()
+                              for part in text.split(',')):
+        return text
+    raise argparse.ArgumentTypeError(f'must be {", ".join(DEVICES)} or a list such as cpu:0,cpu:1 '
+                                     f'or gpu:0,gpu:1; got {text!r}')
 
 
 def corpus_name(text):
@@ -101,9 +113,18 @@ TRAINING_OPTIONS = [
     (['--patience'], dict(type=POSITIVE_INT, metavar='N',
                           help='stop after N epochs in a row without a new best validation '
                                'perplexity')),
+    (['--min-epochs'], dict(type=POSITIVE_INT, metavar='N',
+                            help='no learning-rate decay and no early stop before epoch N')),
     (['--seed'], dict(type=int, help='seed of every random generator (default: 0)')),
-    (['--device'], dict(choices=DEVICES, help='auto: a GPU if a kernel runs on it, else the '
-                                              'CPU (default: auto)')),
+    (['--device', '--devices'], dict(dest='device', type=device_spec, metavar='DEVICES',
+                                     help='auto (a GPU if a kernel runs on it, else the CPU), '
+                                          'cpu, gpu, or a list such as cpu:0,cpu:1 or gpu:0,gpu:1 '
+                                          'to split every minibatch among them (default: auto)')),
+    (['--kvstore'], dict(choices=KVSTORES, help='how the gradients of several devices or '
+                                                'workers are summed; dist_* under launch only '
+                                                '(default: device)')),
+    (['--compression'], dict(choices=sorted(COMPRESSION), help='gradient compression of the '
+                                                               'kvstore (default: none)')),
 ]
 
 
@@ -117,7 +138,7 @@ def build_parser():
         description='Train one model into the run folder --out (format: d2lrnn/runs.py): '
         'after every epoch the parameters, the optimizer state, metrics.jsonl and '
         'perplexity.png; result.json at the end. `train --resume DIR` continues a stopped run '
-        'from DIR alone; only --epochs and --device may be given with it.')
+        'from DIR alone; only --epochs, --device, --kvstore and --compression may change.')
     add_options(train.add_argument_group('corpus'), CORPUS_OPTIONS)
     group = train.add_argument_group('model')
     add_options(group, [(['--cell'], dict(choices=CELLS, help='recurrent cell (default: lstm)')),
@@ -143,7 +164,25 @@ def build_parser():
     add_options(group, MODEL_OPTIONS)
     add_options(compare.add_argument_group('training'), TRAINING_OPTIONS)
     compare.add_argument('--out', metavar='DIR', required=True, help='folder of the grid')
-    compare.set_defaults(handler=commands.run_compare)
+    compare.set_defaults(handler=run_compare)
+
+    launch = commands_.add_parser(
+        'launch', help='train on several worker processes (parameter server)',
+        description='Start a scheduler, --num-servers servers and --num-workers workers running '
+        '`python -m d2lrnn train ...` with MXNet\'s launcher: on this machine over 127.0.0.1, '
+        'or over ssh on the hosts of --hosts. Every process stops when one fails. Worker 0 '
+        'writes the run folder.')
+    launch.add_argument('-n', '--num-workers', type=POSITIVE_INT, required=True, metavar='N')
+    launch.add_argument('-s', '--num-servers', type=POSITIVE_INT, default=1, metavar='N',
+                        help='parameter servers (default: %(default)s)')
+    launch.add_argument('--hosts', metavar='FILE', help='one host[:ssh port] per line (default: '
+                        'every process on this machine)')
+    launch.add_argument('--timeout', type=POSITIVE, metavar='SECONDS',
+                        help='stop the job if it has not finished by then')
+    launch.add_argument('train', nargs=argparse.REMAINDER, metavar='-- train ...',
+                        help='the train command every worker runs, with --kvstore dist_sync, '
+                             'dist_device_sync or dist_async')
+    launch.set_defaults(handler=run_launch)
 
     generate = commands_.add_parser('generate', help='continue a prefix with a trained run',
                                     description='Load the best parameters of the run folder '
@@ -170,6 +209,17 @@ def check_options(parser, args):
     def error(message):
         parser.exit(2, f'{parser.prog} {args.command}: error: {message} '
                        f'(see {parser.prog} {args.command} --help)\n')
+    if args.command == 'launch':
+        command = args.train[1:] if args.train[:1] == ['--'] else args.train
+        if command[:1] != ['train']:
+            error('give the command after --: launch -n 2 -- train --kvstore dist_sync ...')
+        kvstore = next((value for flag, value in zip(command, command[1:] + [''])
+                        if flag == '--kvstore'), None)
+        if not (kvstore or '').startswith('dist'):
+            error('the workers need a distributed kvstore: add --kvstore dist_sync (or '
+                  'dist_device_sync, dist_async) to the train command')
+        args.train = command
+        return
     if args.command != 'train':
         if args.command == 'compare' and 'corpus' not in vars(args):
             error('the following arguments are required: --corpus')

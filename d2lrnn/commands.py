@@ -1,4 +1,4 @@
-"""What ``python -m d2lrnn train``, ``compare`` and ``generate`` do, once ``cli`` has parsed
+"""What ``python -m d2lrnn train`` and ``generate`` do (``compare``: ``compare.py``), once ``cli`` has parsed
 the options.
 
 ``train`` fits a gluon model with the book's loop (``training.train``) and chapter 07's
@@ -7,21 +7,19 @@ stopping), commits every epoch to its run folder (``runs``) and measures the bes
 on the test split at the end. ``train --resume DIR`` reads everything from ``DIR``.
 """
 import contextlib
-import csv
 import inspect
-import io
 import os
-import statistics
 import sys
 
 import mxnet as mx
 
 from . import data, runs
 from .device import gpu_problem, try_gpu
-from .files import atomic_write, write_text
+from .files import atomic_write
 from .generation import predict
 from .iterators import check_minibatch_args
-from .models import count_params
+from .parallel import (COMPRESSION, DataParallel, ParallelUpdater, check_same_config,
+                       parse_devices, row_blocks)
 from .plotting import PerplexityPlot
 from .progress import ProgressBar
 from .regularization import RegularizedRNNModel
@@ -42,16 +40,16 @@ SECTIONS = {
                    if name in option_names(RegularizedRNNModel) and name != 'vocab_size'},
                   cell='lstm', num_layers=2, num_hiddens=256),
     'training': dict(epochs=10, optimizer='sgd', lr=None, batch_size=32, num_steps=35, clip=1.0,
-                     lr_decay=4.0, decay_start=None, patience=None, seed=0, device='auto'),
+                     lr_decay=4.0, decay_start=None, patience=None, min_epochs=None, seed=0,
+                     device='auto',
+                     kvstore='device', compression='none'),
 }
 # Further keys a config's corpus section may hold (chapter 10's studies); absent: the defaults
 # of text.load_corpus.
 CORPUS_SPLITS = ('valid_fraction', 'test_fraction', 'train_fraction')
 DEFAULT_LR = {'sgd': 2.0, 'adam': 0.002}
-RESUMABLE = ('epochs', 'device')  # what a resumed run may change
+RESUMABLE = ('epochs', 'device', 'kvstore', 'compression')  # what a resumed run may change
 EVAL_BATCH_SIZE = 10  # rows of the validation and test minibatches, as in the seed
-RESULT_COLUMNS = ('cell', 'layers', 'parameters', 'train_ppl', 'val_ppl', 'test_ppl',
-                  'best_epoch', 'tokens_per_s', 'seconds')
 
 
 class UserError(Exception):
@@ -59,7 +57,13 @@ class UserError(Exception):
 
 
 def pick_device(choice):
-    """The context for ``--device``; messages go to stderr, keeping stdout for results."""
+    """The context for ``--device`` (a list of them for a list of devices); messages go to
+    stderr, keeping stdout for results."""
+    if choice not in DEVICES:
+        try:
+            return parse_devices(choice)
+        except ValueError as err:
+            raise UserError(f'--device: {err}') from None
     if choice == 'cpu':
         return mx.cpu()
     if choice == 'gpu':
@@ -120,11 +124,25 @@ def train_run(out, config, corpus, ctx, resume=False):
     except ValueError as err:
         raise UserError(f'{os.path.join(out, runs.CONFIG)} is damaged: {err}' if resume
                         else f'the model: {err}') from None
-    model.initialize(mx.init.Xavier(), ctx=ctx)
+    ctxs = ctx if isinstance(ctx, list) else [ctx]
+    model.initialize(mx.init.Xavier(), ctx=ctxs)
     model.hybridize(static_alloc=True, static_shape=True)
     schedule = PlateauSchedule(options['lr'], options['lr_decay'], options['decay_start'],
-                               options['patience'], options['seed'])
-    updater = Updater(model, options['lr'], ctx, options['optimizer'])
+                               options['patience'], options['seed'], options.get('min_epochs'))
+    kvstore = options.get('kvstore', 'device')
+    if len(ctxs) > 1 or kvstore.startswith('dist'):  # data parallel (chapter 11)
+        try:
+            updater = ParallelUpdater(model, options['lr'], ctxs, options['optimizer'], kvstore,
+                                      COMPRESSION[options.get('compression', 'none')])
+            row_blocks(options['batch_size'], updater.num_workers * len(ctxs))
+            row_blocks(EVAL_BATCH_SIZE, len(ctxs))
+            check_same_config(updater, config)
+        except ValueError as err:
+            raise UserError(err) from None
+        net = DataParallel(model, ctxs)
+    else:
+        updater, net = Updater(model, options['lr'], ctx, options['optimizer']), model
+    lead = getattr(updater, 'rank', 0) == 0  # the other workers train alike, write nothing
     try:  # every split must hold a minibatch: say so now, not after hours of training
         check_minibatch_args(corpus.train, options['batch_size'], options['num_steps'])
         for split in (corpus.valid, corpus.test):
@@ -142,20 +160,23 @@ def train_run(out, config, corpus, ctx, resume=False):
                'larger --epochs to continue')
         print(f'{out}: nothing to do: {why}')
         return None
-    runs.start_run(out, config, corpus.vocab)  # a resumed run records --epochs and --device
-    if resumed:
+    if lead:
+        runs.start_run(out, config, corpus.vocab)  # a resumed run records what changed
+    if resumed and lead:
         print(f'resuming {out} after epoch {schedule.epoch} (learning rate {schedule.lr:g}, best '
               f'validation perplexity {schedule.best_val_ppl:.2f} at epoch '
               f'{schedule.best_epoch})', flush=True)
     model_kwargs = config['model']['kwargs']
     name = f'{model_kwargs["cell"]} L{model_kwargs["num_layers"]}'
     window = options['batch_size'] * options['num_steps']
-    progress = ProgressBar(options['epochs'], (len(corpus.train) - 1) // window * window,
-                           schedule.epoch + 1)
+    progress = ProgressBar(options['epochs'], (len(corpus.train) - 1) // window * window
+                           // getattr(updater, 'num_workers', 1), schedule.epoch + 1)
     plot = PerplexityPlot(title=f'{model_kwargs["cell"]}, {model_kwargs["num_layers"]} layer(s)')
 
     def on_epoch(schedule):
         progress.close()
+        if not lead:
+            return
         runs.save_epoch(out, model, schedule, updater)  # the commit point of the epoch
         plot.update(schedule.history)
         atomic_write(os.path.join(out, runs.PLOT), plot.save)
@@ -166,11 +187,11 @@ def train_run(out, config, corpus, ctx, resume=False):
               f'{record["tokens_per_s"]:,.0f} tokens/s, {record["seconds"]:.1f} s', flush=True)
 
     try:
-        train(model, corpus, schedule, options['epochs'], ctx, batch_size=options['batch_size'],
-              num_steps=options['num_steps'], clip_theta=options['clip'],
-              eval_batch_size=EVAL_BATCH_SIZE, plot=False, updater=updater,
-              on_batch=progress.on_batch, on_epoch=on_epoch)
-        test_ppl = (evaluate_perplexity(model, corpus.test, ctx, EVAL_BATCH_SIZE,
+        train(net, corpus, schedule, options['epochs'], ctxs[0],
+              batch_size=options['batch_size'], num_steps=options['num_steps'],
+              clip_theta=options['clip'], eval_batch_size=EVAL_BATCH_SIZE, plot=False,
+              updater=updater, on_batch=progress.on_batch if lead else None, on_epoch=on_epoch)
+        test_ppl = (evaluate_perplexity(net, corpus.test, ctxs[0], EVAL_BATCH_SIZE,
                                         options['num_steps'])
                     if corpus.test is not None else None)
     except NonFiniteLossError as err:
@@ -179,6 +200,8 @@ def train_run(out, config, corpus, ctx, resume=False):
         progress.close()  # a bar left open by an error
     result = dict(best_epoch=schedule.best_epoch, best_val_ppl=schedule.best_val_ppl,
                   test_ppl=test_ppl, stopped_early=schedule.stopped_early, epochs=schedule.epoch)
+    if not lead:
+        return model, schedule, result
     runs.save_result(out, result)
     test = f', test ppl {test_ppl:.2f}' if test_ppl is not None else ''
     print(f'{name} best epoch {schedule.best_epoch}: val ppl {schedule.best_val_ppl:.2f}{test}'
@@ -187,7 +210,7 @@ def train_run(out, config, corpus, ctx, resume=False):
 
 
 def resume_config(args):
-    """(config, corpus) of the run in ``args.resume``, with --epochs and --device applied;
+    """(config, corpus) of the run in ``args.resume``, with the ``RESUMABLE`` options applied;
     a ``UserError`` naming every other given option that differs from the saved run."""
     folder = args.resume
     try:
@@ -210,7 +233,8 @@ def resume_config(args):
         raise UserError(f'--resume {folder}: that run was made with other settings, so it was '
                         'left as it is: ' + '; '.join(changes))
     for option in RESUMABLE:
-        config['training'][option] = given.get(option, config['training'][option])
+        config['training'][option] = given.get(
+            option, config['training'].get(option, SECTIONS['training'][option]))
     return config, corpus
 
 
@@ -240,47 +264,3 @@ def run_generate(args):
         text = predict(args.prefix, args.length, model, vocab, ctx, config['corpus']['level'],
                        args.temperature, args.top_k, args.seed)
     print(text)
-
-
-def results_table(rows):
-    """(Markdown table, CSV text) of the compare rows (dicts keyed by RESULT_COLUMNS)."""
-    def number(value, spec):
-        return '' if value is None else format(value, spec)
-    lines = ['| cell | layers | parameters | train ppl | val ppl | test ppl | best epoch '
-             '| tokens/s | seconds |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
-    lines += [f'| {r["cell"]} | {r["layers"]} | {r["parameters"]:,} | {r["train_ppl"]:.2f} '
-              f'| {r["val_ppl"]:.2f} | {number(r["test_ppl"], ".2f")} | {r["best_epoch"]} '
-              f'| {r["tokens_per_s"]:,.0f} | {r["seconds"]:.1f} |' for r in rows]
-    csv_text = io.StringIO()
-    writer = csv.DictWriter(csv_text, RESULT_COLUMNS, lineterminator='\n')
-    writer.writeheader()
-    writer.writerows(rows)
-    return '\n'.join(lines) + '\n', csv_text.getvalue()
-
-
-def run_compare(args):
-    corpus = read_corpus(dict(name=args.corpus, level=getattr(args, 'level', None),
-                              max_tokens=getattr(args, 'max_tokens', None)))
-    folders = {(cell, layers): os.path.join(args.out, f'{cell}-L{layers}')
-               for cell in args.cells for layers in args.num_layers}
-    taken = [folder for folder in folders.values() if runs.holds_run(folder)]
-    if taken:
-        raise UserError(f'--out {args.out} already holds the run(s) {", ".join(taken)}: '
-                        'choose another folder')
-    os.makedirs(args.out, exist_ok=True)
-    rows = []
-    for (cell, layers), folder in folders.items():
-        config = new_config(dict(vars(args), cell=cell, num_layers=layers), corpus)
-        model, schedule, result = train_run(folder, config, corpus,
-                                            pick_device(config['training']['device']))
-        best = schedule.history[result['best_epoch'] - 1]
-        rows.append(dict(cell=cell, layers=layers, parameters=count_params(model),
-                         train_ppl=best['train_ppl'], val_ppl=best['val_ppl'],
-                         test_ppl=result['test_ppl'], best_epoch=result['best_epoch'],
-                         tokens_per_s=statistics.median(h['tokens_per_s']
-                                                        for h in schedule.history),
-                         seconds=sum(h['seconds'] for h in schedule.history)))
-        markdown, csv_text = results_table(rows)  # rewritten after each run
-        write_text(os.path.join(args.out, 'results.md'), markdown)
-        write_text(os.path.join(args.out, 'results.csv'), csv_text)
-    print(markdown, end='')

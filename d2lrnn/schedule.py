@@ -6,8 +6,10 @@ the whole validation set after every epoch and hands the schedule the record. Th
 of the best epoch so far are kept; when an epoch does not beat the best, the learning rate is
 divided by ``lr_decay`` (4 in the seed); ``decay_start`` switches to a fixed schedule instead
 (divide after every epoch from that one on, Zaremba et al.'s); ``patience`` stops the run
-after that many epochs in a row without a new best. At the end the best parameters are put
-back, ready for the test split.
+after that many epochs in a row without a new best; ``min_epochs`` lets the first epochs pass
+without decay or stop (a deep model on little data may spend several short epochs on a plateau
+before it learns, chapter 10). At the end the best parameters are put back, ready for the test
+split.
 
 Each epoch starts by reseeding every generator from (seed, epoch), so what epoch k draws
 (minibatch offsets, dropout masks) does not depend on how the run got there: a run stopped
@@ -72,13 +74,14 @@ def restore(model, arrays):
             targets[name][:] = array
 
 
-def check_schedule(lr_decay, decay_start, patience):
+def check_schedule(lr_decay, decay_start, patience, min_epochs=None):
     """Raise ValueError unless the schedule's options are valid.
 
     Taught in chapter 07.
     """
     check_number('lr_decay', lr_decay, low=1, note=' (it divides the learning rate; 1: constant)')
-    for name, value in (('decay_start', decay_start), ('patience', patience)):
+    for name, value in (('decay_start', decay_start), ('patience', patience),
+                        ('min_epochs', min_epochs)):
         if value is not None:
             check_number(name, value, integer=True, low=1, note=' (or None)')
 
@@ -95,11 +98,12 @@ class PlateauSchedule(Schedule):
     STATE = ('lr', 'epoch', 'history', 'stopped_early', 'best_epoch', 'best_val_ppl',
              'bad_epochs')
 
-    def __init__(self, lr, lr_decay=4.0, decay_start=None, patience=None, seed=0):
-        check_schedule(lr_decay, decay_start, patience)
+    def __init__(self, lr, lr_decay=4.0, decay_start=None, patience=None, seed=0,
+                 min_epochs=None):
+        check_schedule(lr_decay, decay_start, patience, min_epochs)
         super().__init__(lr)
         self.lr_decay, self.decay_start, self.patience = lr_decay, decay_start, patience
-        self.seed = seed
+        self.seed, self.min_epochs = seed, min_epochs
         self.best_epoch, self.best_val_ppl, self.bad_epochs = 0, None, 0
         self.best_params = None
 
@@ -109,12 +113,14 @@ class PlateauSchedule(Schedule):
     def end_epoch(self, model, record):
         super().end_epoch(model, record)
         improved = self.best_val_ppl is None or record['val_ppl'] < self.best_val_ppl
+        warming_up = self.min_epochs is not None and self.epoch < self.min_epochs
         if improved:
             self.best_epoch, self.best_val_ppl, self.bad_epochs = self.epoch, record['val_ppl'], 0
             self.best_params = snapshot(model)
-        else:
+        elif not warming_up:
             self.bad_epochs += 1
-        if (self.epoch >= self.decay_start) if self.decay_start is not None else not improved:
+        if (self.epoch >= self.decay_start) if self.decay_start is not None else \
+                not (improved or warming_up):
             self.lr /= self.lr_decay
         self.stopped_early = self.patience is not None and self.bad_epochs >= self.patience
 

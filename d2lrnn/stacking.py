@@ -65,3 +65,26 @@ class CellStackLM(gluon.HybridBlock):
         outputs, state = self.stack.unroll(self.num_steps, inputs, begin_state=state,
                                            layout='TNC', merge_outputs=True)  # (T, N, H)
         return self.dense(F.reshape(outputs, shape=(-3, 0))), state
+
+
+class ChainedStateStack(rnn.HybridSequentialRNNCell):
+    """The Keras question's wiring: layer l + 1 starts from layer l's final state.
+
+    Taught in chapter 06. Its state is one layer's: layer 1 starts from the state it is given,
+    every further layer from the final state of the layer below, and the top layer's final
+    state is returned. Chapter 10 trains it for longer.
+    """
+
+    def state_info(self, batch_size=0):
+        return self[0].state_info(batch_size)
+
+    def begin_state(self, **kwargs):
+        return self[0].begin_state(**kwargs)
+
+    def unroll(self, length, inputs, begin_state, layout='TNC', merge_outputs=True):
+        self.reset()
+        state = begin_state
+        for cell in self._children.values():
+            inputs, state = cell.unroll(length, inputs, begin_state=state, layout=layout,
+                                        merge_outputs=merge_outputs)
+        return inputs, state

@@ -10,12 +10,14 @@ folder lives in ``runs_dir/<id>``, so a killed study continues from the last fin
 of the run it was in; once its row is written, the folder keeps only its record and
 ``model.params`` (the best parameters). When a run ends, one line is appended to the results file (the whole
 file replaced atomically): ``row``'s fields, sealed by a digest so that a hand-edited row is
-caught. ``check_results`` compares a results file with the grid.
+caught. ``check_results`` compares a results file with the grid; ``seed_groups`` gathers the
+rows of runs that differ only in their seed.
 """
 import hashlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 
 import mxnet as mx
@@ -182,3 +184,24 @@ def describe(config):
     return (f'{config["corpus"]["name"]}{"" if fraction == 1 else f" x{fraction}"} '
             f'{kwargs["cell"]} {kwargs["num_layers"]}x{kwargs["num_hiddens"]} '
             f'lr {training["lr"]} seed {training["seed"]}' + ''.join(f', {e}' for e in extras))
+
+
+def seed_groups(configs, rows, field='best_val_ppl'):
+    """The runs of ``configs`` that differ only in their seed, in grid order: one dict per
+    group with ``config`` (the first seed's), ``declared`` (its number of seeds), ``values``
+    (``field`` of the rows that exist), ``mean``, ``std`` (sample; 0 for one row) and
+    ``min``/``max`` (``None`` without rows)."""
+    groups = {}
+    for config in configs:
+        training = {k: v for k, v in config['training'].items() if k != 'seed'}
+        key = canonical(dict(config, training=training))
+        group = groups.setdefault(key, dict(config=config, declared=0, values=[]))
+        group['declared'] += 1
+        if run_id(config) in rows:
+            group['values'].append(rows[run_id(config)][field])
+    for group in groups.values():
+        values = group['values']
+        group.update(mean=statistics.mean(values) if values else None,
+                     std=statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
+                     min=min(values, default=None), max=max(values, default=None))
+    return list(groups.values())

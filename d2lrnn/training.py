@@ -63,6 +63,15 @@ class Updater:
         if self.trainer is not None:
             self.trainer.set_learning_rate(lr)
 
+    def shard(self, X, Y):
+        """The rows of a minibatch this process trains on: all of them (chapter 11 splits
+        them among several processes)."""
+        return X, Y
+
+    def clip(self, theta):
+        """Clip the gradient to global norm ``theta``; return its norm before clipping."""
+        return gluon.utils.clip_global_norm(self.grads, theta, check_isfinite=False)
+
     def step(self):
         if self.trainer is not None:
             self.trainer.step(1)
@@ -83,7 +92,7 @@ def train_step(model, updater, X, Y, state, ctx, clip_theta=1.0):
         logits, state = model(X, state)
         loss = _LOSS(logits, y).mean()
     loss.backward()
-    norm = gluon.utils.clip_global_norm(updater.grads, clip_theta, check_isfinite=False)
+    norm = updater.clip(clip_theta)
     loss_value, norm_value = nd.concat(loss, norm.reshape((1,)), dim=0).asnumpy()
     if not (np.isfinite(loss_value) and np.isfinite(norm_value)):
         raise NonFiniteLossError(f'the loss became {loss_value} (gradient norm {norm_value})')
@@ -103,6 +112,7 @@ def train_epoch(model, loader, updater, ctx, clip_theta=1.0, epoch=1, on_batch=N
     state, total_loss, num_tokens = None, 0.0, 0
     start = time.time()
     for batch, (X, Y) in enumerate(loader, start=1):
+        X, Y = updater.shard(X, Y)
         if state is None or loader.use_random_iter:
             state = model.begin_state(X.shape[0], ctx)
         else:

@@ -11,12 +11,15 @@ they run:
 ``word-params``    PTB by words, the first 25 % of its training split (full validation and
                    test, full vocabulary), tied embeddings, dropout 0.3, 1-4 layers at the
                    1 x 200 LSTM's budget (~2.3 M, most of it the embedding)
-``char-data``      the LSTM of ``char-params`` on the first 10 % and 30 % of the training text
+``char-data``      the LSTM of ``char-params`` on the first 10 % and 30 % of the training text,
+                   with as many updates allowed (1 / f times the epochs) and no decay or stop
+                   in the first 3 / f epochs
 ``char-remedies``  the LSTM of ``char-params`` at 2 and 4 layers with one remedy each:
                    forget-gate bias 1, residual connections, dropout 0.2 between layers
 ``char-lr``        the LSTM at 1 and 4 layers at learning rates 0.002 and 0.008 (0.004
                    elsewhere)
-``char-width``     LSTM and GRU at 128 units whatever the depth (equal width)
+``char-width``     LSTM and GRU at 128 units whatever the depth (equal width; the 2 x 128
+                   LSTM is the same run as in ``char-params``: a run is its configuration)
 
 Three seeds everywhere. ``python studies/depth.py`` trains what is missing (``--parts`` to
 choose), appending one row per run to ``studies/results/depth.jsonl``; run folders go to
@@ -53,6 +56,10 @@ WORD = dict(
     vocab_size=10000, tie_weights=True, dropout=0.3,
     training=dict(epochs=30, optimizer='sgd', lr=20.0, batch_size=20, num_steps=35, clip=0.25,
                   lr_decay=4.0, decay_start=None, patience=2, device='cpu'))
+# On a fraction f of the text an epoch holds f times the updates: runs on a fraction get 1 / f
+# times the epochs, and no decay or stop before 3 / f epochs (a deep model may spend the first
+# few hundred updates on the unigram plateau; chapter 10 measures it).
+WARM_UP_EPOCHS = 3
 CHAR_BUDGET = param_count('lstm', CHAR['vocab_size'], 128, 2)
 WORD_BUDGET = param_count('lstm', WORD['vocab_size'], 200, 1, 200, tie_weights=True)
 FINISHED = ()
@@ -71,10 +78,11 @@ def run_config(setting, cell, num_layers, seed, num_hiddens=None, budget=None,
                   dropout=setting['dropout'], variational=False, embed_dropout=0.0,
                   tie_weights=tie, residual=False, forget_bias=0.0)
     kwargs.update(model_options)
-    corpus = dict(setting['corpus'])
-    if train_fraction is not None:
+    corpus, training = dict(setting['corpus']), dict(setting['training'], seed=seed)
+    if train_fraction is not None:  # as many updates allowed, and as many before any decay
         corpus['train_fraction'] = train_fraction
-    training = dict(setting['training'], seed=seed)
+        training.update(epochs=round(training['epochs'] / train_fraction),
+                        min_epochs=round(WARM_UP_EPOCHS / train_fraction))
     if lr is not None:
         training['lr'] = lr
     return dict(model=dict({'class': DeepRNNModel.__name__}, kwargs=kwargs), corpus=corpus,
@@ -98,7 +106,7 @@ PARTS = {
                       for config in grid(CHAR, ('lstm',), (2, 4), budget=CHAR_BUDGET, **remedy)],
     'char-lr': [config for lr in (0.002, 0.008)
                 for config in grid(CHAR, ('lstm',), (1, 4), budget=CHAR_BUDGET, lr=lr)],
-    'char-width': grid(CHAR, depths=(1, 3, 4), num_hiddens=128),
+    'char-width': grid(CHAR, num_hiddens=128),  # its 2 x 128 LSTM is char-params' too
 }
 
 

@@ -118,7 +118,8 @@ def test_compare_writes_one_row_per_cell_and_depth(text_file, tmp_path, capsys):
     (['--resume', 'elsewhere'], 'run and --resume elsewhere name different folders'),
     (['--corpus', 'missing.txt'], 'must be one of ptb, timemachine, tinyshakespeare or an '
                                   "existing UTF-8 text file; 'missing.txt' is neither"),
-    (['--device', 'tpu'], "invalid choice: 'tpu' (choose from 'auto', 'cpu', 'gpu')"),
+    (['--device', 'tpu'], "must be auto, cpu, gpu or a list such as cpu:0,cpu:1 or gpu:0,gpu:1; "
+                          "got 'tpu'"),
 ])
 def test_invalid_option_exits_2_with_one_line_naming_the_valid_values(
         argv, expected, text_file, tmp_path, capsys):

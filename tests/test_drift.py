@@ -51,6 +51,9 @@ UNCLAIMED_SAVES = {
            'parity._stack_state', 'parity._unstack_state'},
     '04': {'device.gpu_problem', 'models.FUSED_LAYERS'},
     '09': {'fast.GATES', 'fast._unstack', 'parity._named'},
+    '10': {'depth.NUM_GATES'},
+    '11': {'parallel.COMPRESSION', 'parallel.CONFIG_KEY', 'parallel.KVSTORES',
+           'parallel.SCHEDULER_TIMEOUT'},
 }
 
 MARKER = re.compile(r'#@save(?: ([A-Za-z_][A-Za-z0-9_]*))?')

@@ -76,6 +76,16 @@ def test_plateau_decay_keeps_the_best_and_stops_early(corpus, script_validation)
     assert arrays_equal(snapshot(model), saved[4])  # the model ends with the best parameters
 
 
+def test_min_epochs_hold_off_decay_and_stop(corpus, script_validation):
+    """A plateau in the first min_epochs epochs neither decays the rate nor counts toward
+    patience; after them the rule acts as before."""
+    script_validation([10.0, 10.5, 10.6, 9.0, 9.5, 9.6, 8.0])
+    schedule = PlateauSchedule(1.0, 4.0, patience=2, min_epochs=4)
+    state, _ = fit(make(), corpus, 1.0, 7, schedule=schedule, batch_size=4, num_steps=6)
+    assert [h['lr'] for h in state.history] == [1, 1, 1, 1, 1, 0.25]
+    assert state.stopped_early and (state.best_epoch, state.epoch) == (4, 6)
+
+
 def test_fixed_decay_schedule_ignores_validation(corpus, script_validation):
     script_validation([10.0, 9.0, 8.0, 7.0])
     state, _ = fit(make(), corpus, 1.0, 4, batch_size=4, num_steps=6, lr_decay=2.0,

@@ -1,0 +1,49 @@
+"""The prose of a chapter reports only numbers that its cells (or the chapters it names)
+produced; numbers from outside the book carry a dagger. Rules: ``tests/prose_numbers.py``."""
+import copy
+import glob
+import os
+
+import pytest
+
+from prose_numbers import load, unbacked_numbers
+
+CHAPTERS = {os.path.basename(path)[:2]: path
+            for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), '..',
+                                                      'chapters', '*.ipynb')))}
+# The chapters held to the rule so far; the others are brought under it chapter by chapter
+# (their prose predates the rule and is being rewritten from their outputs).
+CHECKED = ('10', '11')
+
+
+def notebooks():
+    return {key: load(path) for key, path in CHAPTERS.items()}
+
+
+@pytest.mark.parametrize('key', CHECKED)
+def test_prose_numbers_come_from_outputs(key):
+    books = notebooks()
+    name = os.path.basename(CHAPTERS[key])[:-len('.ipynb')]
+    problems = unbacked_numbers(name, books[key], books)
+    assert not problems, '\n'.join(problems)
+
+
+def fake_chapter(prose, output):
+    return {'cells': [
+        {'cell_type': 'code', 'source': 'lr = 0.25\nprint(result)',
+         'outputs': [{'output_type': 'stream', 'name': 'stdout', 'text': output}]},
+        {'cell_type': 'markdown', 'source': prose}]}
+
+
+def test_a_planted_disagreement_fails_and_the_exemptions_hold():
+    output = 'correct 6.6512, zeros 6.8043, random windows 6.7921 (0.18 of 1.00)\n'
+    ok = ('Chapter 06 measured 6.65 against 6.80 and 6.79 (§ 6.4, in 2014); the seed reached '
+          '1.38† in the forum, with `lr = 0.25` set in code, on Python 3.9, over 3 seeds.')
+    assert unbacked_numbers('fake', fake_chapter(ok, output), {}) == []
+    planted = 'Resetting the state loses 0.15 to 0.27 of perplexity.'
+    problems = unbacked_numbers('fake', fake_chapter(planted, output), {})
+    assert [p.split(':')[1].split(' is')[0].strip() for p in problems] == ['0.15', '0.27']
+    assert problems[0].startswith('fake, cell 1: 0.15 is not in any output')
+    named = copy.deepcopy(fake_chapter('As chapter 06 found, 6.65 and 6.80.', 'nothing\n'))
+    assert unbacked_numbers('fake', named, {'06': fake_chapter('', output)}) == []
+    assert len(unbacked_numbers('fake', named, {})) == 2
