@@ -181,7 +181,7 @@ def build_parser():
                         help='stop the job if it has not finished by then')
     launch.add_argument('train', nargs=argparse.REMAINDER, metavar='-- train ...',
                         help='the train command every worker runs, with --kvstore dist_sync, '
-                             'dist_device_sync or dist_async')
+                             'or dist_device_sync')
     launch.set_defaults(handler=run_launch)
 
     generate = commands_.add_parser('generate', help='continue a prefix with a trained run',
@@ -217,7 +217,7 @@ def check_options(parser, args):
                         if flag == '--kvstore'), None)
         if not (kvstore or '').startswith('dist'):
             error('the workers need a distributed kvstore: add --kvstore dist_sync (or '
-                  'dist_device_sync, dist_async) to the train command')
+                  'dist_device_sync) to the train command')
         args.train = command
         return
     if args.command != 'train':

@@ -18,8 +18,7 @@ from .device import gpu_problem, try_gpu
 from .files import atomic_write
 from .generation import predict
 from .iterators import check_minibatch_args
-from .parallel import (COMPRESSION, DataParallel, ParallelUpdater, check_same_config,
-                       parse_devices, row_blocks)
+from .parallel import COMPRESSION, DataParallel, ParallelUpdater, parse_devices, row_blocks
 from .plotting import PerplexityPlot
 from .progress import ProgressBar
 from .regularization import RegularizedRNNModel
@@ -133,10 +132,9 @@ def train_run(out, config, corpus, ctx, resume=False):
     if len(ctxs) > 1 or kvstore.startswith('dist'):  # data parallel (chapter 11)
         try:
             updater = ParallelUpdater(model, options['lr'], ctxs, options['optimizer'], kvstore,
-                                      COMPRESSION[options.get('compression', 'none')])
+                                      COMPRESSION[options.get('compression', 'none')], config)
             row_blocks(options['batch_size'], updater.num_workers * len(ctxs))
             row_blocks(EVAL_BATCH_SIZE, len(ctxs))
-            check_same_config(updater, config)
         except ValueError as err:
             raise UserError(err) from None
         net = DataParallel(model, ctxs)

@@ -23,7 +23,9 @@ from mxnet import gluon, nd
 from .device import gpu_problem
 from .training import OPTIMIZERS, Updater
 
-KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async')
+# dist_async is not offered: its optimizer state lives on the servers, so a run could not be
+# checkpointed and resumed, and its updates depend on timing (chapter 11).
+KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync')
 # --compression: the kvstore's gradient compression (its 2-bit quantisation, error kept).
 COMPRESSION = {'none': None, '2bit': {'type': '2bit', 'threshold': 0.5}}
 CONFIG_KEY = 1 << 20  # a kvstore key no parameter uses: the workers' configuration check
@@ -131,14 +133,16 @@ class ParallelUpdater(Updater):
     several worker processes.
 
     Taught in chapter 11. ``kvstore`` is one of ``KVSTORES``; ``compression`` a kvstore
-    gradient compression (e.g. ``{'type': '2bit', 'threshold': 0.5}``) or ``None``. ``shard``
-    keeps this worker's block of rows; ``clip`` sums the gradients over contexts and workers,
-    divides by the number of workers and clips to a global norm, identically everywhere;
-    ``step`` updates every copy. ``dist_async`` updates on the servers instead, each worker
-    with its own clipped gradient, whenever it arrives: its runs are not reproducible.
+    gradient compression (e.g. ``{'type': '2bit', 'threshold': 0.5}``) or ``None``; ``config``,
+    if given, must be the same on every worker (``check_same_config``). ``shard`` keeps this
+    worker's block of rows; ``clip`` sums the gradients over contexts and workers through the
+    kvstore (one key per parameter, set up here), divides by the number of workers and clips to
+    a global norm, identically everywhere; ``step`` updates every copy with the Trainer, which
+    never touches the kvstore.
     """
 
-    def __init__(self, model, lr, ctxs, optimizer='sgd', kvstore='device', compression=None):
+    def __init__(self, model, lr, ctxs, optimizer='sgd', kvstore='device', compression=None,
+                 config=None):
         if kvstore not in KVSTORES:
             raise ValueError(f'unknown kvstore {kvstore!r}; valid: {", ".join(KVSTORES)}')
         problem = dist_problem(kvstore)
@@ -149,33 +153,25 @@ class ParallelUpdater(Updater):
         store = mx.kv.create(kvstore)
         self.lr, self.ctxs, self.store = lr, list(ctxs), store
         self.rank, self.num_workers = store.rank, store.num_workers
-        self.on_servers = kvstore == 'dist_async'  # an async store must update on its servers
+        if config is not None:
+            check_same_config(self, config)  # before compression, which would garble it
+        if compression:
+            store.set_gradient_compression(compression)
         self.params = [p for p in model.collect_params().values() if p.grad_req != 'null']
-        self.trainer = gluon.Trainer(self.params, optimizer, {'learning_rate': lr},
-                                     kvstore=store, update_on_kvstore=self.on_servers,
-                                     compression_params=compression)
+        self.trainer = gluon.Trainer(self.params, optimizer, {'learning_rate': lr}, kvstore=None)
         self.grads = [grad for param in self.params for grad in param.list_grad()]
-        if not self.on_servers:
-            # The Trainer sets up its kvstore at the first allreduce: every key receives worker
-            # 0's parameters and every worker pulls them into its own. That pull and the
-            # gradient exchange on the same key are not ordered, so a worker may read the sum of
-            # gradients as its parameters (measured: 2 runs in 5 diverged). So the set-up runs
-            # here, on zero gradients, and every worker then puts its own (equal) parameters
-            # back.
-            start = [param.data(self.ctxs[0]).copy() for param in self.params]
-            self.trainer.allreduce_grads()
-            nd.waitall()
-            for param, data in zip(self.params, start):
-                param.set_data(data)
+        for key, param in enumerate(self.params):  # a gradient slot per parameter
+            store.init(key, nd.zeros(param.shape))
 
     def shard(self, X, Y):
         start, stop = row_blocks(X.shape[0], self.num_workers)[self.rank]
         return X[start:stop], Y[start:stop]
 
     def clip(self, theta):
-        if self.on_servers:  # the servers sum and apply: each worker clips what it sends
-            return gluon.utils.clip_global_norm(self.grads, theta, check_isfinite=False)
-        self.trainer.allreduce_grads()
+        for key, param in enumerate(self.params):  # the sum over contexts and workers ...
+            self.store.push(key, param.list_grad(), priority=-key)
+        for key, param in enumerate(self.params):  # ... back into every context's gradient
+            self.store.pull(key, out=param.list_grad(), priority=-key)
         if self.num_workers > 1:
             for param in self.params:
                 for grad in param.list_grad():
@@ -187,20 +183,14 @@ class ParallelUpdater(Updater):
                 grad.copyto(param.grad(ctx))
         return norm
 
-    def step(self):
-        if self.on_servers:
-            self.trainer.step(1)
-        else:
-            self.trainer.update(1)
-
 
 def check_same_config(updater, config):
     """Raise ``ValueError`` on every worker of a ``dist_sync`` job unless all were given the
     same configuration (their devices aside): each pushes a checksum, the servers sum them.
 
-    Taught in chapter 11. ``dist_async`` sums nothing in step, so it is not checked.
+    Taught in chapter 11.
     """
-    if updater.num_workers == 1 or updater.on_servers:
+    if updater.num_workers == 1:
         return
     shared = dict(config, training={k: v for k, v in config['training'].items() if k != 'device'})
     checksum = zlib.crc32(json.dumps(shared, sort_keys=True).encode()) % 65521 + 1

@@ -65,10 +65,11 @@ def restore(model, arrays):
                                      {name: a.shape for name, a in targets.items()})
     if problems:
         raise ValueError('the saved parameters do not fit the model: ' + '; '.join(problems))
-    if isinstance(model, gluon.Block):
+    if isinstance(model, gluon.Block):  # in place on every device: no Trainer is reset
         params = model._collect_params_with_prefix()
         for name, array in arrays.items():
-            params[name].set_data(array)
+            for data in params[name].list_data():
+                data[:] = array
     else:
         for name, array in arrays.items():
             targets[name][:] = array

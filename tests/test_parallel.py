@@ -1,6 +1,7 @@
 """Data parallelism (``d2lrnn.parallel``) and the launcher (``d2lrnn.launch``): the proofs of
 chapter 11. Network tests use 127.0.0.1 only, each bounded by a timeout, and check that no
 process of a job is left behind."""
+import json
 import os
 import subprocess
 import sys
@@ -120,6 +121,18 @@ def test_dist_sync_launch_equals_two_contexts(mirror, tmp_path):
     assert max(np.abs(a[k] - b[k]).max() for k in a) <= 1e-6
     sample = run_cli(['generate', '--run', launched, '--prefix', 'the ', '--length', '10'], env)
     assert sample.returncode == 0 and sample.stdout.startswith('the '), sample.stderr
+
+
+def test_a_job_with_compressed_gradients_trains(mirror, tmp_path):
+    """2-bit gradients are not equal to one device's, but the model learns."""
+    env, out = {'D2LRNN_DATA_MIRROR': mirror}, str(tmp_path / 'run')
+    result = run_cli(['launch', '-n', '2', '-s', '1', '--timeout', '200', '--', 'train', *TRAIN,
+                      '--epochs', '1', '--kvstore', 'dist_sync', '--compression', '2bit',
+                      '--out', out], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(os.path.join(out, runs.RESULT)) as f:
+        assert 1 < json.load(f)['best_val_ppl'] < 40  # a character model that learned
+    assert no_process_left(out)
 
 
 # Worker 1 kills itself (SIGKILL) at its third minibatch of epoch 2.
