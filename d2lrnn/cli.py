@@ -214,7 +214,8 @@ def check_options(parser, args):
         if command[:1] != ['train']:
             error('give the command after --: launch -n 2 -- train --kvstore dist_sync ...')
         kvstore = next((value for flag, value in zip(command, command[1:] + [''])
-                        if flag == '--kvstore'), None)
+                        if flag == '--kvstore'), None) or next(
+            (item.split('=', 1)[1] for item in command if item.startswith('--kvstore=')), None)
         if not (kvstore or '').startswith('dist'):
             error('the workers need a distributed kvstore: add --kvstore dist_sync (or '
                   'dist_device_sync) to the train command')

@@ -137,8 +137,9 @@ def launch(command, num_workers, num_servers=1, hosts_file=None, host_ip=None, t
             else:
                 host, port = hosts[task % len(hosts)]
                 exports = ' '.join(f'export {k}={shlex.quote(str(v))};' for k, v in
-                                   dict(extra, DMLC_NODE_HOST=host).items())
-                remote = f'{exports} cd {shlex.quote(os.getcwd())}; {shlex.join(command)}'
+                                   dict(env or {}, **extra, DMLC_NODE_HOST=host).items())
+                remote = (f'unset PORT; {exports} cd {shlex.quote(os.getcwd())}; '
+                          f'{shlex.join(command)}')
                 job.start(name, ['ssh', '-o', 'StrictHostKeyChecking=no', '-p', port, host,
                                  remote], base_env)
 
@@ -165,14 +166,19 @@ def launch(command, num_workers, num_servers=1, hosts_file=None, host_ip=None, t
         thread = threading.Thread(target=run_tracker, daemon=True)
         thread.start()
         deadline = time.time() + 30
-        while len(job.processes) < num_workers + num_servers + 1 and not failures:
-            if time.time() > deadline:
-                job.stop()
-                raise LaunchError('the launcher did not start every process within 30 s')
-            time.sleep(0.05)
-        if failures:
+        try:
+            while len(job.processes) < num_workers + num_servers + 1 and not failures:
+                if time.time() > deadline:
+                    raise LaunchError('the launcher did not start every process within 30 s')
+                time.sleep(0.05)
+            if failures:
+                raise LaunchError(f'the launcher failed: {failures[0]}')
+        except KeyboardInterrupt:
             job.stop()
-            raise LaunchError(f'the launcher failed: {failures[0]}')
+            raise LaunchError('interrupted: every process of the job was stopped') from None
+        except LaunchError:
+            job.stop()
+            raise
         job.watch(num_workers, timeout)
     finally:
         for name, value in patched.items():

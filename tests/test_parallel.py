@@ -205,3 +205,23 @@ def test_workers_with_different_options_stop_the_job(mirror, tmp_path, monkeypat
         launch(command, 2, 1, timeout=200, output=output)
     assert 'the workers were started with different options' in log.read_text()
     assert no_process_left(out)
+
+
+def test_an_interrupted_launch_stops_every_process(mirror, tmp_path):
+    """Ctrl-C (SIGINT) to `launch` while the workers train: one line, nothing left running."""
+    import signal
+    import time
+    out = str(tmp_path / 'run')
+    process = subprocess.Popen([sys.executable, '-m', 'd2lrnn', 'launch', '-n', '2', '-s', '1',
+                                '--', 'train', *TRAIN, '--epochs', '50', '--kvstore', 'dist_sync',
+                                '--out', out], stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, D2LRNN_DATA_MIRROR=mirror))
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(out, runs.STATE)) and time.time() < deadline:
+        time.sleep(0.2)  # an epoch has been committed: the job is training
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr.strip().splitlines()[-1] == ('d2lrnn launch: error: interrupted: every process '
+                                               'of the job was stopped')
+    assert no_process_left(out)
