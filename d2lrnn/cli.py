@@ -115,6 +115,10 @@ TRAINING_OPTIONS = [
                                'perplexity')),
     (['--min-epochs'], dict(type=POSITIVE_INT, metavar='N',
                             help='no learning-rate decay and no early stop before epoch N')),
+    (['--min-improvement'], dict(type=option_type(low=0, high=1, high_open=True), metavar='R',
+                                 help='an epoch counts as progress (for --lr-decay and '
+                                      '--patience) only if it lowers the best validation '
+                                      'perplexity by more than this fraction (default: 0)')),
     (['--seed'], dict(type=int, help='seed of every random generator (default: 0)')),
     (['--device', '--devices'], dict(dest='device', type=device_spec, metavar='DEVICES',
                                      help='auto (a GPU if a kernel runs on it, else the CPU), '

@@ -39,8 +39,8 @@ SECTIONS = {
                    if name in option_names(RegularizedRNNModel) and name != 'vocab_size'},
                   cell='lstm', num_layers=2, num_hiddens=256),
     'training': dict(epochs=10, optimizer='sgd', lr=None, batch_size=32, num_steps=35, clip=1.0,
-                     lr_decay=4.0, decay_start=None, patience=None, min_epochs=None, seed=0,
-                     device='auto',
+                     lr_decay=4.0, decay_start=None, patience=None, min_epochs=None,
+                     min_improvement=0.0, seed=0, device='auto',
                      kvstore='device', compression='none'),
 }
 # Further keys a config's corpus section may hold (chapter 10's studies); absent: the defaults
@@ -127,7 +127,8 @@ def train_run(out, config, corpus, ctx, resume=False):
     model.initialize(mx.init.Xavier(), ctx=ctxs)
     model.hybridize(static_alloc=True, static_shape=True)
     schedule = PlateauSchedule(options['lr'], options['lr_decay'], options['decay_start'],
-                               options['patience'], options['seed'], options.get('min_epochs'))
+                               options['patience'], options['seed'], options.get('min_epochs'),
+                               options.get('min_improvement', 0.0))
     kvstore = options.get('kvstore', 'device')
     if len(ctxs) > 1 or kvstore.startswith('dist'):  # data parallel (chapter 11)
         try:

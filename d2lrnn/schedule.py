@@ -8,8 +8,10 @@ divided by ``lr_decay`` (4 in the seed); ``decay_start`` switches to a fixed sch
 (divide after every epoch from that one on, Zaremba et al.'s); ``patience`` stops the run
 after that many epochs in a row without a new best; ``min_epochs`` lets the first epochs pass
 without decay or stop (a deep model on little data may spend several short epochs on a plateau
-before it learns, chapter 10). At the end the best parameters are put back, ready for the test
-split.
+before it learns, chapter 10); ``min_improvement`` (relative) is how much an epoch must lower
+the best perplexity to count as progress for decay and patience (the best parameters are kept
+whatever the margin), so that a run whose rate has decayed to nothing stops. At the end the
+best parameters are put back, ready for the test split.
 
 Each epoch starts by reseeding every generator from (seed, epoch), so what epoch k draws
 (minibatch offsets, dropout masks) does not depend on how the run got there: a run stopped
@@ -75,12 +77,13 @@ def restore(model, arrays):
             targets[name][:] = array
 
 
-def check_schedule(lr_decay, decay_start, patience, min_epochs=None):
+def check_schedule(lr_decay, decay_start, patience, min_epochs=None, min_improvement=0.0):
     """Raise ValueError unless the schedule's options are valid.
 
     Taught in chapter 07.
     """
     check_number('lr_decay', lr_decay, low=1, note=' (it divides the learning rate; 1: constant)')
+    check_number('min_improvement', min_improvement, low=0, high=1, high_open=True)
     for name, value in (('decay_start', decay_start), ('patience', patience),
                         ('min_epochs', min_epochs)):
         if value is not None:
@@ -92,7 +95,7 @@ class PlateauSchedule(Schedule):
 
     Taught in chapter 07. A ``training.Schedule`` for ``train``: the options are described
     at the top of this module; ``seed`` reseeds every epoch. Besides ``Schedule``'s fields it
-    tracks ``best_epoch``, ``best_val_ppl``, ``bad_epochs`` (epochs since the last new best)
+    tracks ``best_epoch``, ``best_val_ppl``, ``bad_epochs`` (epochs since the last progress)
     and ``best_params`` (a ``snapshot``). ``state_dict()`` is everything but the parameters,
     as plain numbers and lists (JSON); ``load_state_dict`` puts it back.
     """
@@ -100,11 +103,11 @@ class PlateauSchedule(Schedule):
              'bad_epochs')
 
     def __init__(self, lr, lr_decay=4.0, decay_start=None, patience=None, seed=0,
-                 min_epochs=None):
-        check_schedule(lr_decay, decay_start, patience, min_epochs)
+                 min_epochs=None, min_improvement=0.0):
+        check_schedule(lr_decay, decay_start, patience, min_epochs, min_improvement)
         super().__init__(lr)
         self.lr_decay, self.decay_start, self.patience = lr_decay, decay_start, patience
-        self.seed, self.min_epochs = seed, min_epochs
+        self.seed, self.min_epochs, self.min_improvement = seed, min_epochs, min_improvement
         self.best_epoch, self.best_val_ppl, self.bad_epochs = 0, None, 0
         self.best_params = None
 
@@ -113,15 +116,18 @@ class PlateauSchedule(Schedule):
 
     def end_epoch(self, model, record):
         super().end_epoch(model, record)
-        improved = self.best_val_ppl is None or record['val_ppl'] < self.best_val_ppl
+        best, val_ppl = self.best_val_ppl, record['val_ppl']
+        progress = best is None or val_ppl < best * (1 - self.min_improvement)
         warming_up = self.min_epochs is not None and self.epoch < self.min_epochs
-        if improved:
-            self.best_epoch, self.best_val_ppl, self.bad_epochs = self.epoch, record['val_ppl'], 0
+        if best is None or val_ppl < best:
+            self.best_epoch, self.best_val_ppl = self.epoch, val_ppl
             self.best_params = snapshot(model)
+        if progress:
+            self.bad_epochs = 0
         elif not warming_up:
             self.bad_epochs += 1
         if (self.epoch >= self.decay_start) if self.decay_start is not None else \
-                not (improved or warming_up):
+                not (progress or warming_up):
             self.lr /= self.lr_decay
         self.stopped_early = self.patience is not None and self.bad_epochs >= self.patience
 

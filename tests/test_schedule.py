@@ -86,6 +86,16 @@ def test_min_epochs_hold_off_decay_and_stop(corpus, script_validation):
     assert state.stopped_early and (state.best_epoch, state.epoch) == (4, 6)
 
 
+def test_min_improvement_keeps_the_best_but_counts_no_progress(corpus, script_validation):
+    """Epoch 3 is a new best by 0.05 %: kept as the best, but it decays the rate and counts
+    toward patience like an epoch without a new best."""
+    script_validation([10.0, 9.0, 8.996, 8.995, 7.0])
+    schedule = PlateauSchedule(1.0, 4.0, patience=2, min_improvement=0.001)
+    state, _ = fit(make(), corpus, 1.0, 5, schedule=schedule, batch_size=4, num_steps=6)
+    assert [h['lr'] for h in state.history] == [1, 1, 1, 0.25]
+    assert state.stopped_early and (state.best_epoch, state.best_val_ppl) == (4, 8.995)
+
+
 def test_fixed_decay_schedule_ignores_validation(corpus, script_validation):
     script_validation([10.0, 9.0, 8.0, 7.0])
     state, _ = fit(make(), corpus, 1.0, 4, batch_size=4, num_steps=6, lr_decay=2.0,
