@@ -17,6 +17,8 @@ STAMP := $(VENV)/.installed-$(PYTHON_VERSION)-$(shell cat pyproject.toml | cksum
 D2L := d2l==1.0.3
 # Chapters (notebooks or folders) that `make notebooks`/`make test` run under nbval.
 CHAPTERS ?= chapters
+# Extra pytest options for `make unit`, e.g. PYTEST_ARGS='-m "not launch"'.
+PYTEST_ARGS ?=
 # Fixed thread count: the stored outputs are reproducible bit for bit at a given count.
 BOOK_THREADS ?= 2
 
@@ -42,7 +44,7 @@ book: $(STAMP)
 test: unit notebooks
 
 unit: $(STAMP)
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q $(PYTEST_ARGS)
 
 notebooks: $(STAMP)
 	D2LRNN_QUICK=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \

@@ -10,6 +10,11 @@ import pytest
 
 import d2lrnn  # noqa: F401
 
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'launch: starts parameter-server jobs (processes on '
+                                       '127.0.0.1); .ci/run runs them on Python 3.11 only')
+
 SHARED_DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data')
 
 

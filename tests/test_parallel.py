@@ -104,6 +104,7 @@ def no_process_left(marker):
     return found.strip() == ''
 
 
+@pytest.mark.launch
 def test_dist_sync_launch_equals_two_contexts(mirror, tmp_path):
     """2 workers + 1 server on 127.0.0.1 (with a stray PORT in the environment, which ps-lite
     would read) train what one process on 2 contexts trains; generate reads the result."""
@@ -123,6 +124,7 @@ def test_dist_sync_launch_equals_two_contexts(mirror, tmp_path):
     assert sample.returncode == 0 and sample.stdout.startswith('the '), sample.stderr
 
 
+@pytest.mark.launch
 def test_a_job_with_compressed_gradients_trains(mirror, tmp_path):
     """2-bit gradients are not equal to one device's, but the model learns."""
     env, out = {'D2LRNN_DATA_MIRROR': mirror}, str(tmp_path / 'run')
@@ -153,6 +155,7 @@ cli.main(sys.argv[1:])
 '''
 
 
+@pytest.mark.launch
 def test_a_killed_worker_stops_the_job_and_the_run_resumes(mirror, tmp_path, monkeypatch):
     """Worker 1 dies in epoch 2: every process stops, the run folder holds epoch 1 whole, and
     the launched job resumed from it ends where one process on 2 contexts ends."""
@@ -179,6 +182,7 @@ def test_a_killed_worker_stops_the_job_and_the_run_resumes(mirror, tmp_path, mon
     assert os.path.exists(os.path.join(out, runs.RESULT))
 
 
+@pytest.mark.launch
 def test_an_unreachable_scheduler_is_a_message_not_a_hang(mirror, tmp_path):
     import socket
     with socket.socket() as probe:  # a port nobody listens on
@@ -193,6 +197,7 @@ def test_an_unreachable_scheduler_is_a_message_not_a_hang(mirror, tmp_path):
     assert not (tmp_path / 'r').exists()
 
 
+@pytest.mark.launch
 def test_workers_with_different_options_stop_the_job(mirror, tmp_path, monkeypatch):
     """Worker 1 gets another learning rate: both workers refuse, the job stops."""
     monkeypatch.setenv('D2LRNN_DATA_MIRROR', mirror)
@@ -207,6 +212,7 @@ def test_workers_with_different_options_stop_the_job(mirror, tmp_path, monkeypat
     assert no_process_left(out)
 
 
+@pytest.mark.launch
 def test_an_interrupted_launch_stops_every_process(mirror, tmp_path):
     """Ctrl-C (SIGINT) to `launch` while the workers train: one line, nothing left running."""
     import signal
