@@ -159,7 +159,6 @@ class ParallelUpdater(Updater):
             store.set_gradient_compression(compression)
         self.params = [p for p in model.collect_params().values() if p.grad_req != 'null']
         self.trainer = gluon.Trainer(self.params, optimizer, {'learning_rate': lr}, kvstore=None)
-        self.grads = [grad for param in self.params for grad in param.list_grad()]
         for key, param in enumerate(self.params):  # a gradient slot per parameter
             store.init(key, nd.zeros(param.shape))
 
