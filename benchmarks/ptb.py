@@ -28,6 +28,13 @@ not a test: run it by hand, e.g.
 
     OMP_NUM_THREADS=2 python benchmarks/ptb.py --out runs/ptb-small
     OMP_NUM_THREADS=2 python benchmarks/ptb.py --out runs/ptb-small --resume   # after a stop
+
+``--preset seed`` is the seed's recipe instead (chapter 07; PyTorch word_language_model's
+``--emsize 650 --nhid 650 --dropout 0.5 --tied --epochs 40``): 2 x 650, tied, dropout 0.5,
+batch 20, 35 steps, learning rate 20 and clipping 0.25 in mean-loss units (20 / 35 and
+0.25 x 35 here), divided by 4 after every epoch without a new best, 40 epochs. After the
+first epoch a ``projection`` line gives the hours the whole run would take at that epoch's
+pace (training and validation).
 """
 import argparse
 import json
@@ -47,8 +54,23 @@ from d2lrnn.text import load_corpus
 from d2lrnn.training import Updater, evaluate_perplexity, train
 
 
+PRESETS = {  # option defaults; the summed-loss units of --lr and --clip (see "Units")
+    'small': {},
+    'seed': dict(epochs=40, num_hiddens=650, dropout=0.5, lr=20 / 35, lr_decay=4.0,
+                 decay_start=None, clip=0.25 * 35, num_steps=35),
+}
+
+
+def decay_start_option(text):
+    """``--decay-start``: an epoch number, or 'plateau' for chapter 07's plateau rule."""
+    return None if text == 'plateau' else int(text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--preset', choices=list(PRESETS), default='small',
+                        help='the recipe whose defaults the other options change: '
+                             '%(choices)s (default: %(default)s)')
     parser.add_argument('--epochs', type=int, default=13, help='epochs (default: %(default)s)')
     parser.add_argument('--num-hiddens', type=int, default=200,
                         help='units per layer = embedding size (default: %(default)s)')
@@ -63,8 +85,9 @@ def main():
     parser.add_argument('--lr-decay', type=float, default=2.0,
                         help='divide the learning rate by this after every epoch from '
                              '--decay-start on (default: %(default)s)')
-    parser.add_argument('--decay-start', type=int, default=4,
-                        help='(default: %(default)s)')
+    parser.add_argument('--decay-start', type=decay_start_option, default=4,
+                        help="an epoch, or 'plateau': divide after every epoch without a "
+                             'new best (default: %(default)s)')
     parser.add_argument('--clip', type=float, default=5.0,
                         help='clipping threshold for the loss summed over time '
                              '(default: %(default)s)')
@@ -77,6 +100,8 @@ def main():
     parser.add_argument('--seed', type=int, default=0, help='(default: %(default)s)')
     parser.add_argument('--out', help='the run folder: every epoch is committed there')
     parser.add_argument('--resume', action='store_true', help='continue the run in --out')
+    preset, _ = parser.parse_known_args()
+    parser.set_defaults(**PRESETS[preset.preset])
     args = parser.parse_args()
     if args.resume and not args.out:
         parser.error('--resume needs --out, the folder of the run to continue')
@@ -118,7 +143,12 @@ def main():
         if args.out:
             runs.save_epoch(args.out, model, schedule, updater)
         emit(schedule.history[-1])
+        if schedule.epoch == first_epoch:  # training and validation, at this epoch's pace
+            seconds = time.time() - start
+            emit(dict(projection=dict(epochs=args.epochs, seconds_per_epoch=round(seconds, 1),
+                                      hours=round(seconds * args.epochs / 3600, 2))))
 
+    first_epoch = schedule.epoch + 1
     start = time.time()
     train(model, corpus, schedule, args.epochs, ctx, batch_size=args.batch_size,
           num_steps=args.num_steps, clip_theta=clip, plot=False, updater=updater,

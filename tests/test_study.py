@@ -8,7 +8,8 @@ import pytest
 
 from d2lrnn import runs
 from d2lrnn.commands import train_run
-from d2lrnn.study import StudyError, check_results, load_results, run_id, run_study
+from d2lrnn.study import (StudyError, check_results, load_results, rank_separation, run_id,
+                          run_study)
 from d2lrnn.text import load_corpus
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
@@ -114,3 +115,12 @@ def test_a_killed_run_continues_from_its_last_epoch(tiny_study):
     uninterrupted = load_results(other)[run_id(config)]
     assert untimed(resumed['history']) == untimed(uninterrupted['history'])
     assert resumed['test_ppl'] == uninterrupted['test_ppl']
+
+
+def test_rank_separation_needs_the_ranges_apart():
+    assert rank_separation([4.8, 4.9, 5.0], [5.1, 5.2, 5.3]) == -1
+    assert rank_separation([5.4, 5.5], [5.1, 5.2, 5.3]) == 1
+    assert rank_separation([4.8, 5.2, 5.0], [5.1, 5.2, 5.3]) == 0
+    assert rank_separation([5.1], [5.1, 5.2]) == 0  # a tie is no separation
+    with pytest.raises(ValueError, match='at least one value'):
+        rank_separation([], [5.0])
