@@ -54,11 +54,17 @@ def seal(row):
 
 
 def code_version():
-    """``git describe --always --dirty`` of the package's checkout, or 'unknown'."""
+    """The commit of the package's checkout (``git describe --always``), with ``-dirty`` when
+    the code a run executes (``d2lrnn/``, ``studies/*.py``) differs from it; or 'unknown'.
+    The results files and the chapters do not count: a study appends to its results file
+    while it runs."""
+    def git(*args):
+        return subprocess.run(['git', *args], capture_output=True, text=True, check=True,
+                              timeout=10, cwd=os.path.dirname(__file__)).stdout.strip()
     try:
-        return subprocess.run(['git', 'describe', '--always', '--dirty'], capture_output=True,
-                              text=True, check=True, timeout=10,
-                              cwd=os.path.dirname(__file__)).stdout.strip()
+        changed = git('status', '--porcelain', '--untracked-files=no', '--', ':/d2lrnn',
+                      ':/studies/*.py')
+        return git('describe', '--always') + ('-dirty' if changed else '')
     except (OSError, subprocess.SubprocessError):
         return 'unknown'
 
