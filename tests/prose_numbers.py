@@ -26,8 +26,8 @@ STRIP = [re.compile(p, re.S) for p in (
 REFERENCE = re.compile(r'(?:§|\b(?:chapters?|sections?|cells?|figures?|equations?|exercises?|'
                        r'seeds? (?:document )?|step|pages?|issue)\b)\s*\d+(?:\.\d+)*'
                        r'(?:\s*(?:,|and|to|–|-)\s*\d+(?:\.\d+)*)*', re.I)
-LIST_MARKER = re.compile(r'^\s*(?:\d+\.|#+\s+\d+(?:\.\d+)*)', re.M)
-YEAR = re.compile(r'(?<![\d.,])(?:19|20)\d\d(?![\d.,])')
+LIST_MARKER = re.compile(r'^\s*(?:\d+\.(?=\s)|#+\s+\d+(?:\.\d+)*)', re.M)  # "1. ", "## 10.3"
+YEAR = re.compile(r'(?<![\d.,])(?:19|20)\d\d(?!\d|[.,]\d)')  # "2014," is a year, "2014.5" not
 VERSION = re.compile(r'\b(?:Python|MXNet|NumPy|PyTorch|CUDA|d2l|nbval|torch|numpy|mxnet|'
                      r'oneDNN|Ubuntu|AVX-?|x86-|sm_)\s*v?\d+(?:\.\d+)*(?:\s*(?:–|-|to|and)\s*'
                      r'\d+(?:\.\d+)*)?')
