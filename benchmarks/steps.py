@@ -15,6 +15,9 @@ checked, SGD; and the same for PyTorch: ``torch.nn`` layers, ``clip_grad_norm_``
 
     python benchmarks/steps.py WORKLOAD IMPLEMENTATION [--cell lstm] [--warmup 3] [--steps 10]
     python benchmarks/steps.py gemm
+
+``--smoke`` shrinks every workload (8 units, batch 2 x 5) and the matrix products: seconds
+that check the plumbing (the tests use it), not a measurement.
 """
 import argparse
 import json
@@ -36,6 +39,13 @@ WORKLOADS = {  # the seed's PTB model, Zaremba's small one, d2l's character mode
 # scratch: the scratch model as taught (chapters 02-03); fast: FastRNNLM (chapter 09)
 IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'scratch', 'fast', 'pytorch')
 NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
+SMOKE = dict(hiddens=8, batch=2, steps=5)
+
+
+def smoke():
+    """Shrink every workload to ``SMOKE`` sizes (``--smoke``)."""
+    for workload in WORKLOADS.values():
+        workload.update(SMOKE)
 
 
 def flops_per_token(workload, cell='lstm'):
@@ -134,7 +144,7 @@ def pytorch_step(workload, cell):
     return step
 
 
-def gemm_rates(repeats=10):
+def gemm_rates(repeats=10, largest=2048):
     """GFLOP/s of oneDNN's matrix product (``nd.FullyConnected``, no bias) on the shapes the
     workloads' forward passes use, (batch * steps) x H times H x 4H and H x V, and on a
     2048-square; the median of ``repeats`` products after two warm-up ones."""
@@ -142,7 +152,7 @@ def gemm_rates(repeats=10):
     import mxnet as mx
     from mxnet import nd
 
-    shapes = {(2048, 2048, 2048)}
+    shapes = {(largest, largest, largest)}
     for w in WORKLOADS.values():
         rows = w['batch'] * w['steps']
         shapes |= {(rows, w['hiddens'], 4 * w['hiddens']), (rows, w['hiddens'], w['vocab'])}
@@ -167,9 +177,12 @@ def main():
     parser.add_argument('--cell', default='lstm', choices=list(NUM_GATES))
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps first')
     parser.add_argument('--steps', type=int, default=10, help='timed steps')
+    parser.add_argument('--smoke', action='store_true', help='tiny sizes: a plumbing check')
     args = parser.parse_args()
+    if args.smoke:
+        smoke()
     if args.workload == 'gemm':
-        print(json.dumps({'gflops': gemm_rates()}))
+        print(json.dumps({'gflops': gemm_rates(2, 64) if args.smoke else gemm_rates()}))
         return
     if args.implementation is None:
         parser.error(f'give an implementation: {", ".join(IMPLEMENTATIONS)}')

@@ -27,6 +27,9 @@ characters) and ``fused/pytorch = R2`` (the book's PTB seed model / PyTorch). A 
 not a test: run it on a quiet machine.
 
     OMP_NUM_THREADS=2 python benchmarks/suite.py [--rounds 3] [--only ptb-seed char-d2l]
+
+``--smoke`` runs every process at tiny sizes (``steps.py --smoke``): a check of the plumbing
+in seconds, whose speeds mean nothing.
 """
 import argparse
 import json
@@ -38,18 +41,35 @@ import sys
 from steps import WORKLOADS, flops_per_token
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MEASUREMENTS = {  # group -> [(workload, implementation, cell)]
-    'ptb-seed': [('ptb-seed', 'fused-hybridized', 'lstm'), ('ptb-seed', 'pytorch', 'lstm')],
-    'ptb-small': [('ptb-small', 'fused-hybridized', 'lstm'), ('ptb-small', 'pytorch', 'lstm')],
-    'char-d2l': [('char-d2l', 'fused-hybridized', 'lstm'), ('char-d2l', 'pytorch', 'lstm')],
-    'scratch': [('char-d2l', implementation, cell) for cell in ('rnn', 'gru', 'lstm')
-                for implementation in ('scratch', 'fast', 'fused', 'fused-hybridized',
-                                       'pytorch')],
-}
+CELLS = ('rnn', 'gru', 'lstm')
+
+
+def measurements(cells=CELLS):
+    """Group -> [(workload, implementation, cell)]; ``cells``: those of the scratch group."""
+    return {
+        'ptb-seed': [('ptb-seed', 'fused-hybridized', 'lstm'), ('ptb-seed', 'pytorch', 'lstm')],
+        'ptb-small': [('ptb-small', 'fused-hybridized', 'lstm'),
+                      ('ptb-small', 'pytorch', 'lstm')],
+        'char-d2l': [('char-d2l', 'fused-hybridized', 'lstm'), ('char-d2l', 'pytorch', 'lstm')],
+        'scratch': [('char-d2l', implementation, cell) for cell in cells
+                    for implementation in ('scratch', 'fast', 'fused', 'fused-hybridized',
+                                           'pytorch')],
+    }
+
+
+GROUPS = list(measurements())
 # oneDNN with every instruction set of the processor: the fastest path (the chapters pin AVX2
 # so that their numbers repeat on other processors; benchmarks/isa.py measures the cost)
 ENV = dict(os.environ, DNNL_MAX_CPU_ISA=os.environ.get('DNNL_MAX_CPU_ISA', 'ALL'))
 STEPS = {'ptb-seed': (3, 10), 'ptb-small': (3, 20), 'char-d2l': (3, 20)}  # warm-up, timed
+
+
+def torch_installed():
+    try:
+        import torch  # noqa: F401  (only to know whether the reference can run)
+    except ImportError:
+        return False
+    return True
 
 
 def run_child(args, timeout=900):
@@ -68,8 +88,12 @@ def spread(values, digits=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--rounds', type=int, default=3, help='turns of every measurement')
-    parser.add_argument('--only', nargs='+', choices=list(MEASUREMENTS), metavar='GROUP',
-                        help=f'measure only these groups: {", ".join(MEASUREMENTS)}')
+    parser.add_argument('--only', nargs='+', choices=GROUPS, metavar='GROUP',
+                        help=f'measure only these groups: {", ".join(GROUPS)}')
+    parser.add_argument('--cells', nargs='+', choices=CELLS, default=list(CELLS),
+                        help='the cells of the scratch group (default: all)')
+    parser.add_argument('--smoke', action='store_true',
+                        help='tiny sizes: a check of the plumbing, not a measurement')
     parser.add_argument('--steps-scale', type=float, default=1.0,
                         help='multiply the timed steps (0.2 for a quick try)')
     args = parser.parse_args()
@@ -77,26 +101,28 @@ def main():
         parser.error(f'--rounds must be >= 1 and --steps-scale > 0, got {args.rounds}, '
                      f'{args.steps_scale}')
     threads = os.environ.get('OMP_NUM_THREADS')
-    groups = args.only or list(MEASUREMENTS)
-    try:
-        import torch  # noqa: F401  (only to know whether the reference can run)
-        has_torch = True
-    except ImportError:
-        has_torch = False
+    groups, planned = args.only or GROUPS, measurements(args.cells)
+    has_torch = torch_installed()
+    if not has_torch:
         print('pytorch: skipped (torch is not installed; pip install torch==2.13.0)')
-    plan = list(dict.fromkeys(m for group in groups for m in MEASUREMENTS[group]
+    plan = list(dict.fromkeys(m for group in groups for m in planned[group]
                               if has_torch or m[1] != 'pytorch'))  # once each, in order
+    smoke = ['--smoke'] if args.smoke else []
+    if args.smoke:
+        from steps import smoke as shrink
+        shrink()  # the FLOP counts of the tiny sizes
 
-    gemm = [run_child(['gemm'])['gflops']]
+    gemm = [run_child(['gemm', *smoke])['gflops']]
     seconds = {m: [] for m in plan}  # measurement -> per round, list of step seconds
     for _ in range(args.rounds):
         for workload, implementation, cell in plan:
             warmup, steps = STEPS[workload]
             result = run_child([workload, implementation, '--cell', cell,
                                 '--warmup', str(warmup),
-                                '--steps', str(max(1, round(steps * args.steps_scale)))])
+                                '--steps', str(max(1, round(steps * args.steps_scale))),
+                                *smoke])
             seconds[(workload, implementation, cell)].append(result['seconds'])
-    gemm.append(run_child(['gemm'])['gflops'])
+    gemm.append(run_child(['gemm', *smoke])['gflops'])
     best_shape = max(gemm[0], key=lambda shape: max(rates[shape] for rates in gemm))
     ceiling = max(rates[best_shape] for rates in gemm)  # GFLOP/s
     print(json.dumps({'measurement': 'gemm', 'gflops': gemm, 'ceiling_gflops': ceiling,

@@ -21,7 +21,7 @@ import mxnet as mx
 from mxnet import gluon, nd
 
 from .device import gpu_problem
-from .training import OPTIMIZERS, Updater
+from .training import NO_CLIP, OPTIMIZERS, Updater, global_norm
 
 # dist_async is not offered: its optimizer state lives on the servers, so a run could not be
 # checkpointed and resumed, and its updates depend on timing (chapter 11).
@@ -135,10 +135,11 @@ class ParallelUpdater(Updater):
     Taught in chapter 11. ``kvstore`` is one of ``KVSTORES``; ``compression`` a kvstore
     gradient compression (e.g. ``{'type': '2bit', 'threshold': 0.5}``) or ``None``; ``config``,
     if given, must be the same on every worker (``check_same_config``). ``shard`` keeps this
-    worker's block of rows; ``clip`` sums the gradients over contexts and workers through the
-    kvstore (one key per parameter, set up here), divides by the number of workers and clips to
-    a global norm, identically everywhere; ``step`` updates every copy with the Trainer, which
-    never touches the kvstore.
+    worker's block of rows; ``gradient_norm`` sums the gradients over contexts and workers
+    through the kvstore (one key per parameter, set up here) into every context's gradient,
+    divides by the number of workers and returns the global norm; ``step`` updates every copy
+    with the Trainer (clipping inside the update, the same factor everywhere), which never
+    touches the kvstore.
     """
 
     def __init__(self, model, lr, ctxs, optimizer='sgd', kvstore='device', compression=None,
@@ -158,7 +159,8 @@ class ParallelUpdater(Updater):
         if compression:
             store.set_gradient_compression(compression)
         self.params = [p for p in model.collect_params().values() if p.grad_req != 'null']
-        self.trainer = gluon.Trainer(self.params, optimizer, {'learning_rate': lr}, kvstore=None)
+        self.trainer = gluon.Trainer(self.params, optimizer,
+                                     {'learning_rate': lr, 'clip_gradient': NO_CLIP}, kvstore=None)
         for key, param in enumerate(self.params):  # a gradient slot per parameter
             store.init(key, nd.zeros(param.shape))
 
@@ -166,7 +168,7 @@ class ParallelUpdater(Updater):
         start, stop = row_blocks(X.shape[0], self.num_workers)[self.rank]
         return X[start:stop], Y[start:stop]
 
-    def clip(self, theta):
+    def gradient_norm(self):
         for key, param in enumerate(self.params):  # the sum over contexts and workers ...
             self.store.push(key, param.list_grad(), priority=-key)
         for key, param in enumerate(self.params):  # ... back into every context's gradient
@@ -175,12 +177,7 @@ class ParallelUpdater(Updater):
             for param in self.params:
                 for grad in param.list_grad():
                     grad /= self.num_workers
-        first = [param.grad(self.ctxs[0]) for param in self.params]
-        norm = gluon.utils.clip_global_norm(first, theta, check_isfinite=False)
-        for param, grad in zip(self.params, first):  # every copy as the first one
-            for ctx in self.ctxs[1:]:
-                grad.copyto(param.grad(ctx))
-        return norm
+        return global_norm([param.grad(self.ctxs[0]) for param in self.params])
 
 
 def check_same_config(updater, config):

@@ -18,6 +18,10 @@ from .plotting import PerplexityPlot
 
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 OPTIMIZERS = ('sgd', 'adam')
+# Element-wise clipping at a bound no gradient reaches: it makes MXNet's update kernels compute
+# lr * (scale * g), rounding the scaled gradient first, as when the gradient is clipped in
+# place and then applied unscaled; without it SGD computes (lr * scale) * g, another rounding.
+NO_CLIP = 3e38
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -35,6 +39,27 @@ def detach(state):
     return state.detach()
 
 
+def global_norm(arrays):
+    """The L2 norm of all ``arrays`` taken together, a 1-element array on the first one's
+    device.
+
+    Taught in chapter 02.
+    """
+    ctx = arrays[0].context
+    return nd.sqrt(nd.add_n(*[nd.dot(a.reshape((-1,)), a.reshape((-1,))).as_in_context(ctx)
+                              for a in arrays]))
+
+
+def clip_factor(norm, theta):
+    """The factor that clips a gradient of global norm ``norm`` to ``theta``:
+    min(1, theta / (norm + 1e-8)), in float32 as ``gluon.utils.clip_global_norm`` computes it.
+
+    Taught in chapter 02.
+    """
+    scale = np.float32(theta) / (np.float32(norm) + np.float32(1e-8))
+    return min(float(scale), 1.0)
+
+
 class Updater:
     """Minibatch SGD for a scratch model's ``params``, a ``gluon.Trainer`` for a gluon block.
 
@@ -49,7 +74,8 @@ class Updater:
         self.lr = lr
         if isinstance(model, gluon.Block):
             params = [p for p in model.collect_params().values() if p.grad_req != 'null']
-            self.trainer = gluon.Trainer(params, optimizer, {'learning_rate': lr})
+            self.trainer = gluon.Trainer(params, optimizer,
+                                         {'learning_rate': lr, 'clip_gradient': NO_CLIP})
             self.grads = [p.grad(ctx) for p in params]
         elif optimizer != 'sgd':
             raise ValueError(f'a scratch model is updated by plain SGD; {optimizer!r} needs '
@@ -68,16 +94,20 @@ class Updater:
         them among several processes)."""
         return X, Y
 
-    def clip(self, theta):
-        """Clip the gradient to global norm ``theta``; return its norm before clipping."""
-        return gluon.utils.clip_global_norm(self.grads, theta, check_isfinite=False)
+    def gradient_norm(self):
+        """The global norm of the gradient, a 1-element array (chapter 11's updater first
+        sums the gradients of several devices)."""
+        return global_norm(self.grads)
 
-    def step(self):
+    def step(self, scale=1.0):
+        """Update with the gradient times ``scale`` (clipping: ``train_step``). The factor
+        acts inside the update, so the gradient is not rewritten first; the result is, to the
+        last bit, that of scaling the gradient and then updating."""
         if self.trainer is not None:
-            self.trainer.step(1)
+            self.trainer.step(1 / scale)  # the Trainer divides the gradient by the "batch size"
         else:
             for param in self.params:
-                param[:] -= self.lr * param.grad
+                param[:] -= self.lr * (param.grad * scale if scale != 1.0 else param.grad)
 
 
 def train_step(model, updater, X, Y, state, ctx, clip_theta=1.0):
@@ -92,11 +122,11 @@ def train_step(model, updater, X, Y, state, ctx, clip_theta=1.0):
         logits, state = model(X, state)
         loss = _LOSS(logits, y).mean()
     loss.backward()
-    norm = updater.clip(clip_theta)
+    norm = updater.gradient_norm()
     loss_value, norm_value = nd.concat(loss, norm.reshape((1,)), dim=0).asnumpy()
     if not (np.isfinite(loss_value) and np.isfinite(norm_value)):
         raise NonFiniteLossError(f'the loss became {loss_value} (gradient norm {norm_value})')
-    updater.step()
+    updater.step(clip_factor(norm_value, clip_theta))
     return float(loss_value), state
 
 

@@ -1,13 +1,6 @@
 """The fast scratch deep RNN/GRU/LSTM: parity with the fused layers (imperative and
 hybridized), equality with the taught scratch bodies, the language model, errors, training;
 the timing helpers of chapter 09; the benchmark suite's output format."""
-import contextlib
-import importlib.util
-import io
-import json
-import os
-import re
-import sys
 import time
 
 import mxnet as mx
@@ -154,46 +147,3 @@ def test_training_job_trains_from_a_fresh_state_each_call():
     assert float(nd.abs(model.dense.weight.data() - before).max().asscalar()) > 0
     with pytest.raises(ValueError, match='batches is empty'):
         training_job(model, [], mx.cpu())
-
-
-def load_suite():
-    path = os.path.join(os.path.dirname(__file__), '..', 'benchmarks', 'suite.py')
-    spec = importlib.util.spec_from_file_location('bench_suite', path)
-    suite = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(suite)
-    return suite
-
-
-@pytest.mark.parametrize('with_torch', [True, False], ids=['torch', 'no-torch'])
-def test_benchmark_suite_prints_json_table_and_the_two_ratio_lines(monkeypatch, with_torch):
-    suite = load_suite()
-    if with_torch and suite.torch is None:
-        pytest.skip('torch is not installed (optional benchmark dependency)')
-    if not with_torch:
-        monkeypatch.setattr(suite, 'torch', None)
-    monkeypatch.setattr(suite, 'REFERENCE', ('lstm', 1, 8))  # small stand-in for 2 x 256
-    monkeypatch.setattr(sys, 'argv', ['suite.py', '--cells', 'rnn', 'lstm', '--layers', '1',
-                                      '--hiddens', '8', '--repeats', '1', '--steps', '1',
-                                      '--warmup', '0'])
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        suite.main()
-    lines = out.getvalue().splitlines()
-    records = [json.loads(line) for line in lines if line.startswith('{')]
-    beside = [f'{v} beside pytorch' for v in suite.BESIDE_PYTORCH] + ['pytorch']
-    variants = suite.MXNET_VARIANTS + (beside if with_torch else [])
-    assert sorted((r['cell'], r['variant']) for r in records if 'variant' in r
-                  and 'measurement' not in r) == sorted(
-        (cell, v) for cell in ('rnn', 'lstm') for v in variants)
-    overhead = [r for r in records if r.get('measurement') == 'training-loop overhead']
-    assert len(overhead) == 1 and overhead[0]['bare_tokens_per_s'] > 0
-    # PyTorch slows MXNet down once it has run in the process: it must come after all of MXNet
-    phases = [r.get('variant') in beside for r in records]
-    assert phases == sorted(phases)
-    assert any(line.startswith('| rnn | 1 | 8 |') for line in lines)
-    assert any(line.startswith('| lstm | 1 | 8 |') for line in lines)
-    assert re.fullmatch(r'scratch/fused = \d+\.\d{3}', lines[-2]), lines[-2]
-    expected = r'\d+\.\d{3}' if with_torch else r'n/a \(torch not installed\)'
-    assert re.fullmatch(f'fused/pytorch = {expected}', lines[-1]), lines[-1]
-    if not with_torch:
-        assert lines[0] == 'pytorch: skipped (torch is not installed; pip install torch==2.13.0)'

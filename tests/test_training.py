@@ -146,3 +146,60 @@ def test_generation_top_k_one_is_greedy(corpus):
 def test_generation_bad_input(corpus, kwargs, message):
     with pytest.raises(ValueError, match=message):
         predict('the', 3, small_model(corpus), corpus.vocab, mx.cpu(), **kwargs)
+
+
+@pytest.mark.parametrize('kind', ['gluon-sgd', 'gluon-adam', 'scratch'])
+def test_clipping_inside_the_update_equals_clipping_the_gradient_first(kind):
+    """train_step passes the clipping factor to the update instead of rewriting every gradient
+    (gluon.utils.clip_global_norm): the parameters stay the same to the last bit."""
+    from mxnet import autograd, gluon, nd
+    from d2lrnn.models import RNNLMScratch
+    from d2lrnn.scratch import make_scratch
+    from d2lrnn.training import Updater, detach, train_step
+
+    vocab, lr, theta = 12, 0.3 if kind != 'gluon-adam' else 0.01, 0.05  # clipping acts
+    optimizer = 'adam' if kind == 'gluon-adam' else 'sgd'
+
+    def build():
+        seed_everything(5)
+        if kind == 'scratch':
+            return RNNLMScratch(make_scratch('lstm', vocab, 16, 2), vocab)
+        model = RNNModel('lstm', vocab, 16, num_layers=2)
+        model.initialize(mx.init.Xavier(), ctx=mx.cpu())
+        return model
+
+    def arrays(model):
+        params = (model.params if kind == 'scratch'
+                  else [p.data() for p in model.collect_params().values()])
+        return [p.asnumpy() for p in params]
+
+    rng = np.random.RandomState(0)
+    batches = [(X, (X + 1) % vocab) for X in rng.randint(0, vocab, (6, 4, 7))]
+    new, old = build(), build()
+    updater = Updater(new, lr, mx.cpu(), optimizer)
+    state = new.begin_state(4, mx.cpu())
+    for X, Y in batches:
+        _, state = train_step(new, updater, X, Y, detach(state), mx.cpu(), theta)
+
+    if kind == 'scratch':
+        grads = [p.grad for p in old.params]
+    else:
+        params = list(old.collect_params().values())
+        trainer = gluon.Trainer(params, optimizer, {'learning_rate': lr})
+        grads = [p.grad() for p in params]
+    state, norms = old.begin_state(4, mx.cpu()), []
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    for X, Y in batches:  # the former train_step: clip the gradient in place, update unscaled
+        with autograd.record():
+            logits, state = old(nd.array(X), detach(state))
+            loss = loss_fn(logits, nd.array(Y.T.reshape(-1))).mean()
+        loss.backward()
+        norms.append(gluon.utils.clip_global_norm(grads, theta, check_isfinite=False).asscalar())
+        if kind == 'scratch':
+            for param in old.params:
+                param[:] -= lr * param.grad
+        else:
+            trainer.step(1)
+    assert min(norms) > theta  # every step was clipped
+    for a, b in zip(arrays(new), arrays(old)):
+        assert np.array_equal(a, b)

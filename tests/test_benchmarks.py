@@ -1,0 +1,64 @@
+"""``make bench``'s plumbing at tiny sizes (``--smoke``): one process per measurement, the
+JSON lines, the table and the two ratio lines. Speeds at these sizes mean nothing."""
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import sys
+
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(__file__), '..', 'benchmarks')
+
+
+def load_suite():
+    sys.path.insert(0, BENCHMARKS)  # suite.py imports steps.py
+    spec = importlib.util.spec_from_file_location('bench_suite', os.path.join(BENCHMARKS,
+                                                                            'suite.py'))
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    return suite
+
+
+@pytest.mark.parametrize('with_torch', [True, False], ids=['torch', 'no-torch'])
+def test_suite_prints_json_lines_a_table_and_the_two_ratio_lines(monkeypatch, with_torch):
+    suite = load_suite()
+    if with_torch and not suite.torch_installed():
+        pytest.skip('torch is not installed (optional benchmark dependency)')
+    monkeypatch.setattr(suite, 'torch_installed', lambda: with_torch)
+    groups = ['ptb-seed', 'scratch'] if with_torch else ['ptb-seed']
+    monkeypatch.setattr(sys, 'argv', ['suite.py', '--smoke', '--rounds', '2', '--only', *groups,
+                                      '--cells', 'lstm'])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        suite.main()
+    lines = out.getvalue().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith('{')]
+    gemm = [r for r in records if r.get('measurement') == 'gemm']
+    assert len(gemm) == 1 and len(gemm[0]['gflops']) == 2 and gemm[0]['ceiling_gflops'] > 0
+    measured = sorted((r['workload'], r['implementation']) for r in records if 'workload' in r)
+    expected = [('ptb-seed', 'fused-hybridized')]
+    if with_torch:
+        expected += [('ptb-seed', 'pytorch')] + [
+            ('char-d2l', i) for i in ('scratch', 'fast', 'fused', 'fused-hybridized', 'pytorch')]
+    assert measured == sorted(expected)
+    assert all(len(r['step_seconds']) == 2 for r in records if 'workload' in r)  # two rounds
+    assert any(line.startswith('| ptb-seed | lstm | fused-hybridized |') for line in lines)
+    if with_torch:
+        assert re.fullmatch(r'scratch/fused = \d+\.\d{3}', lines[-2]), lines[-2]
+        assert re.fullmatch(r'fused/pytorch = \d+\.\d{3}', lines[-1]), lines[-1]
+    else:
+        assert lines[0] == 'pytorch: skipped (torch is not installed; pip install torch==2.13.0)'
+        assert lines[-2:] == ['scratch/fused = n/a (not measured)',
+                              'fused/pytorch = n/a (not measured)']
+
+
+def test_a_bad_group_is_refused_naming_the_valid_ones(monkeypatch, capsys):
+    suite = load_suite()
+    monkeypatch.setattr(sys, 'argv', ['suite.py', '--only', 'ptb-huge'])
+    with pytest.raises(SystemExit):
+        suite.main()
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert "invalid choice: 'ptb-huge'" in error and 'ptb-seed' in error and 'scratch' in error
