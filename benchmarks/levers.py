@@ -8,6 +8,8 @@ min-max of the per-round ratios. Variants:
     book                  the package as it is
     baseline              the package of another checkout (``--baseline PATH``, e.g. a
                           ``git worktree`` of an older commit): what the code levers gained
+    flat parameters       the book's model with one flat parameter vector per layer
+                          (``steps.py``'s ``flat-hybridized``)
     <VARIABLE>=<value>    the book with one environment variable set (``ENV_LEVERS``)
 
     OMP_NUM_THREADS=2 python benchmarks/levers.py [--baseline PATH] [--workloads ptb-seed]
@@ -34,9 +36,9 @@ ENV_LEVERS = [  # one at a time, on top of the book's settings
 STEPS = {'ptb-seed': (3, 10), 'ptb-small': (3, 20), 'char-d2l': (3, 20)}
 
 
-def tokens_per_s(workload, env, warmup, steps):
+def tokens_per_s(workload, env, warmup, steps, implementation='fused-hybridized'):
     done = subprocess.run([sys.executable, os.path.join(HERE, 'steps.py'), workload,
-                           'fused-hybridized', '--warmup', str(warmup), '--steps', str(steps)],
+                           implementation, '--warmup', str(warmup), '--steps', str(steps)],
                           capture_output=True, text=True, timeout=900, env=env)
     if done.returncode:
         sys.exit(f'steps.py {workload} failed:\n{done.stderr.strip()}')
@@ -55,20 +57,22 @@ def main():
     if args.baseline and not os.path.isdir(os.path.join(args.baseline, 'd2lrnn')):
         parser.error(f'--baseline {args.baseline}: no d2lrnn package there')
     base = dict(os.environ, DNNL_MAX_CPU_ISA=os.environ.get('DNNL_MAX_CPU_ISA', 'ALL'))
-    variants = {'book': base}
+    variants = {'book': (base, 'fused-hybridized')}
     if args.baseline:
-        variants['baseline'] = dict(base, PYTHONPATH=os.path.abspath(args.baseline))
+        variants['baseline'] = (dict(base, PYTHONPATH=os.path.abspath(args.baseline)),
+                                'fused-hybridized')
+    variants['flat parameters'] = (base, 'flat-hybridized')
     for name, value in ENV_LEVERS:
-        variants[f'{name}={value}'] = dict(base, **{name: value})
+        variants[f'{name}={value}'] = (dict(base, **{name: value}), 'fused-hybridized')
     for workload in args.workloads:
         warmup, steps = STEPS[workload]
         rounds = {label: [] for label in variants}
         for _ in range(args.rounds):
-            for label, env in variants.items():
-                rounds[label].append(tokens_per_s(workload, env, warmup, steps))
+            for label, (env, implementation) in variants.items():
+                rounds[label].append(tokens_per_s(workload, env, warmup, steps, implementation))
         medians = {label: statistics.median([s for r in runs for s in r])
                    for label, runs in rounds.items()}
-        print(f'\n{workload} (fused hybridized, {args.rounds} rounds, {warmup} warm-up + {steps} '
+        print(f'\n{workload} ({args.rounds} rounds, {warmup} warm-up + {steps} '
               f'timed steps each; threads {os.environ.get("OMP_NUM_THREADS")})\n'
               '| variant | tokens/s | vs book (per-round min-max) |\n|---|---:|---:|')
         for label, runs in rounds.items():

@@ -36,8 +36,10 @@ WORKLOADS = {  # the seed's PTB model, Zaremba's small one, d2l's character mode
 }
 # fused: the fused gluon.rnn layer, imperative; fused-hybridized: the book's default model
 # (RNNModel on characters, chapter 07's RegularizedRNNModel on words), hybridized;
-# scratch: the scratch model as taught (chapters 02-03); fast: FastRNNLM (chapter 09)
-IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'scratch', 'fast', 'pytorch')
+# flat-hybridized: RegularizedRNNModel whose layers each hold one flat parameter vector (a
+# lever measured by levers.py, not the book's model); scratch: the scratch model as taught
+# (chapters 02-03); fast: FastRNNLM (chapter 09)
+IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'flat-hybridized', 'scratch', 'fast', 'pytorch')
 NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 SMOKE = dict(hiddens=8, batch=2, steps=5)
 
@@ -62,6 +64,48 @@ def batches(workload, count, seed=0):
     w, rng = WORKLOADS[workload], np.random.RandomState(seed)
     shape = (count, w['batch'], w['steps'])
     return list(zip(rng.randint(0, w['vocab'], shape), rng.randint(0, w['vocab'], shape)))
+
+
+def flat_layers(model):
+    """Replace the fused layers of an ``RNNModel`` or a ``RegularizedRNNModel`` by layers that
+    keep their weights in one flat Parameter and call the ``RNN`` operator on it directly: what
+    gluon's layers cost by concatenating their arrays on every call and splitting the gradient
+    back. Same shapes, calls and state; initialised uniformly (speed only)."""
+    import mxnet as mx
+    from mxnet import gluon, nd
+    from d2lrnn.regularization import RegularizedRNNModel
+
+    class FlatLayer(gluon.HybridBlock):
+        def __init__(self, mode, hidden, input_size, num_layers, **kwargs):
+            super().__init__(**kwargs)
+            gates = {'rnn_tanh': 1, 'gru': 3, 'lstm': 4}[mode]
+            self.mode, self.hidden, self.num_layers = mode, hidden, num_layers
+            size = sum(gates * hidden * (inputs + hidden + 2)
+                       for inputs in [input_size] + [hidden] * (num_layers - 1))
+            self.flat = self.params.get('flat', init=mx.init.Uniform(0.05), shape=(size,))
+
+        def begin_state(self, batch_size, ctx=None):
+            shape = (self.num_layers, batch_size, self.hidden)
+            return [nd.zeros(shape, ctx=ctx) for _ in range(2 if self.mode == 'lstm' else 1)]
+
+        def hybrid_forward(self, F, inputs, state, flat):
+            out = F.RNN(inputs, flat, *state, state_size=self.hidden,
+                        num_layers=self.num_layers, mode=self.mode, state_outputs=True)
+            return out[0], list(out[1:])
+
+    mode = {'rnn': 'rnn_tanh', 'gru': 'gru', 'lstm': 'lstm'}[model.cell]
+    first = model.embed_size or model.vocab_size
+    with model.name_scope():
+        if isinstance(model, RegularizedRNNModel):  # one one-layer layer per layer
+            layers = gluon.nn.HybridSequential()
+            for index in range(model.num_layers):
+                layers.add(FlatLayer(mode, model.num_hiddens,
+                                     first if index == 0 else model.num_hiddens, 1))
+            model.rnn = layers
+        else:  # gluon refuses to change an attribute's type: register the child by hand
+            layer = FlatLayer(mode, model.num_hiddens, first, model.num_layers)
+            model.register_child(layer, 'rnn')
+            object.__setattr__(model, 'rnn', layer)
 
 
 def mxnet_step(workload, implementation, cell):
@@ -92,6 +136,8 @@ def mxnet_step(workload, implementation, cell):
                                         tie_weights=True)
         else:
             model = RNNModel(cell, w['vocab'], w['hiddens'], w['layers'])
+        if implementation == 'flat-hybridized':
+            flat_layers(model)
         model.initialize(mx.init.Xavier(), ctx=ctx)
         if implementation != 'fused':
             model.hybridize(static_alloc=True, static_shape=True)
