@@ -42,16 +42,19 @@ import os
 import sys
 import time
 
-import d2lrnn  # before MXNet: the thread count and the instruction-set pins
-import mxnet as mx
+# A long run: oneDNN with every instruction set of the processor (about 1.6x the AVX2 pin of
+# the chapters on AVX-512; benchmarks/isa.py), unless the caller set it. Recorded below.
+os.environ.setdefault('DNNL_MAX_CPU_ISA', 'ALL')
+import d2lrnn  # noqa: E402  (before MXNet: the thread count and the OpenBLAS pin)
+import mxnet as mx  # noqa: E402
 
-from d2lrnn import runs
-from d2lrnn.models import count_params
-from d2lrnn.registry import model_config
-from d2lrnn.regularization import RegularizedRNNModel
-from d2lrnn.schedule import PlateauSchedule
-from d2lrnn.text import load_corpus
-from d2lrnn.training import Updater, evaluate_perplexity, train
+from d2lrnn import runs  # noqa: E402
+from d2lrnn.models import count_params  # noqa: E402
+from d2lrnn.registry import model_config  # noqa: E402
+from d2lrnn.regularization import RegularizedRNNModel  # noqa: E402
+from d2lrnn.schedule import PlateauSchedule  # noqa: E402
+from d2lrnn.text import load_corpus  # noqa: E402
+from d2lrnn.training import Updater, evaluate_perplexity, train  # noqa: E402
 
 
 PRESETS = {  # option defaults; the summed-loss units of --lr and --clip (see "Units")
@@ -135,6 +138,7 @@ def main():
     emit(dict(options, mean_loss_lr=lr, mean_loss_clip=clip, vocab_size=len(corpus.vocab),
               train_tokens=len(corpus.train), parameters=count_params(model),
               threads=os.environ.get('OMP_NUM_THREADS'),
+              isa=os.environ['DNNL_MAX_CPU_ISA'],
               resumed_after_epoch=schedule.epoch if args.resume else None))
     for record in schedule.history:
         emit(record)

@@ -75,7 +75,9 @@ class RNNModel(gluon.HybridBlock):
 
     Taught in chapter 04. ``cell`` is one of ``rnn``, ``gru``, ``lstm``; the fused layer stacks
     ``num_layers`` layers of ``num_hiddens`` units with ``dropout`` between layers (not on the
-    recurrent path); the plain RNN uses tanh, as in chapter 02 (gluon's default is ReLU).
+    recurrent path), but on the CPU MXNet 1.9.1's oneDNN kernel ignores ``dropout`` (chapter
+    04 measures it; ``RegularizedRNNModel`` drops on any device); the plain RNN uses tanh, as
+    in chapter 02 (gluon's default is ReLU).
     ``embed_size=None`` feeds one-hot vectors. Call it as ``model(X, state)`` with ``X`` of
     shape (batch_size, num_steps); it returns logits of shape (num_steps * batch_size,
     vocab_size) and the new state. Hybridizable.

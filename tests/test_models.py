@@ -64,3 +64,22 @@ def test_bad_configuration(kwargs, message):
 def test_scratch_lm_refuses_mismatched_body():
     with pytest.raises(ValueError, match='reads 5 inputs but the vocabulary has 7'):
         RNNLMScratch(make_scratch('rnn', 5, 4, 1), 7)
+
+
+def test_the_fused_layers_dropout_is_ignored_on_the_cpu_and_ours_is_not():
+    """MXNet 1.9.1 runs the fused layers with oneDNN on the CPU, whose kernel accepts
+    ``dropout`` and ignores it (chapter 04, exercise 2, says so): should a new MXNet drop, the
+    chapter and RNNModel's docstring must change. RegularizedRNNModel drops everywhere."""
+    from mxnet import autograd
+    from d2lrnn.regularization import RegularizedRNNModel
+    from d2lrnn.runtime import seed_everything
+
+    X = nd.array(np.random.RandomState(0).randint(0, 12, (4, 9)))
+    for model, drops in ((RNNModel('lstm', 12, 16, 2, dropout=0.5), False),
+                         (RegularizedRNNModel('lstm', 12, 16, 2, dropout=0.5), True)):
+        seed_everything(0)
+        model.initialize(mx.init.Xavier(), ctx=mx.cpu())
+        with autograd.record():  # training mode
+            training = model(X, model.begin_state(4, mx.cpu()))[0]
+        predicting = model(X, model.begin_state(4, mx.cpu()))[0]
+        assert bool((nd.abs(training - predicting).max() > 1e-4).asscalar()) == drops
