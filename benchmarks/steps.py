@@ -39,7 +39,11 @@ WORKLOADS = {  # the seed's PTB model, Zaremba's small one, d2l's character mode
 # flat-hybridized: RegularizedRNNModel whose layers each hold one flat parameter vector (a
 # lever measured by levers.py, not the book's model); scratch: the scratch model as taught
 # (chapters 02-03); fast: FastRNNLM (chapter 09)
-IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'flat-hybridized', 'scratch', 'fast', 'pytorch')
+IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'flat-hybridized', 'scratch', 'fast', 'pytorch',
+                   'bare-loop')
+# bare-loop: the fused-hybridized model trained without train_step's per-step work around the
+# arithmetic (minibatches on the device beforehand, nothing read back or checked, one wait at
+# the end): the floor under the book's loop. Timed as a whole and divided by its steps.
 NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 SMOKE = dict(hiddens=8, batch=2, steps=5)
 
@@ -143,10 +147,37 @@ def mxnet_step(workload, implementation, cell):
             model.hybridize(static_alloc=True, static_shape=True)
     updater = Updater(model, w['lr'], ctx)
     state = [model.begin_state(w['batch'], ctx)]
+    if implementation == 'bare-loop':
+        return bare_loop(model, updater, state, w, ctx)
 
     def step(X, Y):
         _, state[0] = train_step(model, updater, X, Y, detach(state[0]), ctx, w['clip'])
     return step
+
+
+def bare_loop(model, updater, state, w, ctx):
+    """A function training on a list of (X, Y) minibatches, already copied to ``ctx``, with
+    forward, loss, backward, clipping and update only; returns the seconds of each step (the
+    loop's total divided evenly)."""
+    from mxnet import autograd, gluon, nd
+    from d2lrnn.training import clip_factor, detach
+
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def loop(minibatches):
+        data = [(nd.array(X, ctx=ctx), nd.array(Y.T.reshape(-1), ctx=ctx)) for X, Y in minibatches]
+        nd.waitall()
+        start = time.perf_counter()
+        for X, y in data:
+            with autograd.record():
+                logits, state[0] = model(X, detach(state[0]))
+                loss = loss_fn(logits, y).mean()
+            loss.backward()
+            norm = updater.gradient_norm()  # the factor needs it on the host: one wait
+            updater.step(clip_factor(norm.asscalar(), w['clip']))
+        nd.waitall()
+        return [(time.perf_counter() - start) / len(data)] * len(data)
+    return loop
 
 
 def pytorch_step(workload, cell):
@@ -236,8 +267,13 @@ def main():
         parser.error(f'--warmup must be >= 0 and --steps >= 1, got {args.warmup}, {args.steps}')
     step = (pytorch_step(args.workload, args.cell) if args.implementation == 'pytorch'
             else mxnet_step(args.workload, args.implementation, args.cell))
+    minibatches = batches(args.workload, args.warmup + args.steps)
+    if args.implementation == 'bare-loop':  # the loop is timed as a whole
+        step(minibatches[:args.warmup])
+        print(json.dumps({'seconds': step(minibatches[args.warmup:])}))
+        return
     seconds = []
-    for index, (X, Y) in enumerate(batches(args.workload, args.warmup + args.steps)):
+    for index, (X, Y) in enumerate(minibatches):
         start = time.perf_counter()
         step(X, Y)
         if index >= args.warmup:

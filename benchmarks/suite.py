@@ -6,7 +6,8 @@ Workloads (``benchmarks/steps.py`` defines them):
                 vocabulary 10,000, batch 20 x 35 (chapter 07)
     ptb-small   Zaremba et al.'s small model as ``benchmarks/ptb.py`` trains it: 2 x 200,
                 tied, dropout 0.2, batch 20 x 20
-    char-d2l    d2l's character model: 2 x 256, one-hot over 28 characters, batch 32 x 35
+    char-d2l    d2l's character model: 2 x 256, one-hot over 28 characters, batch 32 x 35;
+                also as a bare loop (``steps.py``'s ``bare-loop``): the training loop's overhead
     scratch     the character workload for RNN, GRU and LSTM: the scratch model as taught
                 (chapters 02-03), FastRNNLM (chapter 09), the fused layer imperative and
                 hybridized
@@ -50,7 +51,8 @@ def measurements(cells=CELLS):
         'ptb-seed': [('ptb-seed', 'fused-hybridized', 'lstm'), ('ptb-seed', 'pytorch', 'lstm')],
         'ptb-small': [('ptb-small', 'fused-hybridized', 'lstm'),
                       ('ptb-small', 'pytorch', 'lstm')],
-        'char-d2l': [('char-d2l', 'fused-hybridized', 'lstm'), ('char-d2l', 'pytorch', 'lstm')],
+        'char-d2l': [('char-d2l', 'fused-hybridized', 'lstm'), ('char-d2l', 'pytorch', 'lstm'),
+                     ('char-d2l', 'bare-loop', 'lstm')],
         'scratch': [('char-d2l', implementation, cell) for cell in cells
                     for implementation in ('scratch', 'fast', 'fused', 'fused-hybridized',
                                            'pytorch')],
@@ -163,6 +165,11 @@ def main():
           f'implementation in its own process, {args.rounds} rounds taking turns, medians '
           f'after the warm-up steps; GEMM ceiling = {ceiling:.0f} GFLOP/s / the step\'s matrix '
           'FLOPs per token (3 x forward)')
+    loop = ratio(('char-d2l', 'bare-loop', 'lstm'), ('char-d2l', 'fused-hybridized', 'lstm'))
+    if loop is not None:
+        print(f'\ntraining-loop overhead (char-d2l LSTM): train_step takes {loop[0] - 1:+.1%} '
+              f'more time per step than a bare loop of the same arithmetic (per-round '
+              f'{spread([r - 1 for r in loop[1]], 3)})')
     print()
     for label, a, b in (('scratch/fused', ('char-d2l', 'fast', 'lstm'),
                          ('char-d2l', 'fused-hybridized', 'lstm')),

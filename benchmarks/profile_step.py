@@ -5,7 +5,7 @@ Builds the book's model for a workload of ``steps.py`` (default: the seed's PTB 
 segment of the hybridized graph), its total and mean time per step, with the workload's
 matrix-product operations per token for reference. The profiler itself slows the step a little.
 
-    OMP_NUM_THREADS=2 python benchmarks/profile.py [ptb-seed] [--steps 5]
+    OMP_NUM_THREADS=2 python benchmarks/profile_step.py [ptb-seed] [--steps 5]
 """
 import argparse
 import json
