@@ -62,3 +62,33 @@ def test_a_bad_group_is_refused_naming_the_valid_ones(monkeypatch, capsys):
         suite.main()
     error = capsys.readouterr().err.splitlines()[-1]
     assert "invalid choice: 'ptb-huge'" in error and 'ptb-seed' in error and 'scratch' in error
+
+
+def test_ptb_seed_preset_prints_its_settings_a_projection_and_the_result():
+    """``ptb.py --preset seed`` on the first 2,000 tokens: the seed's recipe in per-token units,
+    the instruction set it ran with, one projection line after the first epoch."""
+    import subprocess
+    done = subprocess.run(
+        [sys.executable, os.path.join(BENCHMARKS, 'ptb.py'), '--preset', 'seed',
+         '--max-tokens', '2000', '--epochs', '2'],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS='2'))
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    config = records[0]
+    assert (config['preset'], config['num_hiddens'], config['dropout'], config['epochs']) == \
+        ('seed', 650, 0.5, 2)
+    assert config['mean_loss_lr'] == pytest.approx(20.0) and config['decay_start'] is None
+    assert config['mean_loss_clip'] == pytest.approx(0.25) and config['isa']
+    kinds = [next(iter(record)) for record in records[1:]]
+    assert kinds == ['epoch', 'projection', 'epoch', 'best_epoch']
+    projection = records[2]['projection']
+    assert projection['epochs'] == 2 and projection['hours'] >= 0
+
+
+def test_levers_refuses_a_baseline_without_the_package(tmp_path):
+    import subprocess
+    done = subprocess.run([sys.executable, os.path.join(BENCHMARKS, 'levers.py'),
+                           '--baseline', str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert f'--baseline {tmp_path}: no d2lrnn package there' in done.stderr.splitlines()[-1]
