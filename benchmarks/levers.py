@@ -15,15 +15,12 @@ min-max of the per-round ratios. Variants:
     OMP_NUM_THREADS=2 python benchmarks/levers.py [--baseline PATH] [--workloads ptb-seed]
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 
 from steps import WORKLOADS
+from suite import ENV, run_child
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 ENV_LEVERS = [  # one at a time, on top of the book's settings
     ('MXNET_USE_MKLDNN_RNN', '0'),               # MXNet's own RNN kernel instead of oneDNN's
     ('OMP_WAIT_POLICY', 'PASSIVE'),              # idle OpenMP threads sleep at once
@@ -37,12 +34,8 @@ STEPS = {'ptb-seed': (3, 10), 'ptb-small': (3, 20), 'char-d2l': (3, 20)}
 
 
 def tokens_per_s(workload, env, warmup, steps, implementation='fused-hybridized'):
-    done = subprocess.run([sys.executable, os.path.join(HERE, 'steps.py'), workload,
-                           implementation, '--warmup', str(warmup), '--steps', str(steps)],
-                          capture_output=True, text=True, timeout=900, env=env)
-    if done.returncode:
-        sys.exit(f'steps.py {workload} failed:\n{done.stderr.strip()}')
-    seconds = json.loads(done.stdout.splitlines()[-1])['seconds']
+    seconds = run_child([workload, implementation, '--warmup', str(warmup), '--steps',
+                         str(steps)], env)['seconds']
     w = WORKLOADS[workload]
     return [w['batch'] * w['steps'] / s for s in seconds]
 
@@ -56,7 +49,7 @@ def main():
     args = parser.parse_args()
     if args.baseline and not os.path.isdir(os.path.join(args.baseline, 'd2lrnn')):
         parser.error(f'--baseline {args.baseline}: no d2lrnn package there')
-    base = dict(os.environ, DNNL_MAX_CPU_ISA=os.environ.get('DNNL_MAX_CPU_ISA', 'ALL'))
+    base = ENV
     variants = {'book': (base, 'fused-hybridized')}
     if args.baseline:
         variants['baseline'] = (dict(base, PYTHONPATH=os.path.abspath(args.baseline)),

@@ -44,6 +44,7 @@ IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'flat-hybridized', 'scratch', 'f
 # bare-loop: the fused-hybridized model trained without train_step's per-step work around the
 # arithmetic (minibatches on the device beforehand, nothing read back or checked, one wait at
 # the end): the floor under the book's loop. Timed as a whole and divided by its steps.
+# d2lrnn.depth.NUM_GATES again: importing d2lrnn would load MXNet into the PyTorch process
 NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 SMOKE = dict(hiddens=8, batch=2, steps=5)
 
@@ -82,7 +83,7 @@ def flat_layers(model):
     class FlatLayer(gluon.HybridBlock):
         def __init__(self, mode, hidden, input_size, num_layers, **kwargs):
             super().__init__(**kwargs)
-            gates = {'rnn_tanh': 1, 'gru': 3, 'lstm': 4}[mode]
+            gates = NUM_GATES[model.cell]
             self.mode, self.hidden, self.num_layers = mode, hidden, num_layers
             size = sum(gates * hidden * (inputs + hidden + 2)
                        for inputs in [input_size] + [hidden] * (num_layers - 1))

@@ -74,10 +74,11 @@ def torch_installed():
     return True
 
 
-def run_child(args, timeout=900):
-    """The JSON object ``steps.py`` prints for ``args``; a failure ends the benchmark."""
+def run_child(args, env=ENV, timeout=900):
+    """The JSON object ``steps.py`` prints for ``args`` in a process with environment
+    ``env``; a failure ends the benchmark."""
     done = subprocess.run([sys.executable, os.path.join(HERE, 'steps.py'), *args],
-                          capture_output=True, text=True, timeout=timeout, env=ENV)
+                          capture_output=True, text=True, timeout=timeout, env=env)
     if done.returncode:
         sys.exit(f'benchmarks/steps.py {" ".join(args)} failed:\n{done.stderr.strip()}')
     return json.loads(done.stdout.splitlines()[-1])
