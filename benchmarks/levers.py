@@ -8,8 +8,11 @@ min-max of the per-round ratios. Variants:
     book                  the package as it is
     baseline              the package of another checkout (``--baseline PATH``, e.g. a
                           ``git worktree`` of an older commit): what the code levers gained
-    flat parameters       the book's model with one flat parameter vector per layer
-                          (``steps.py``'s ``flat-hybridized``)
+    flat layer            (characters) RNNModel with one flat parameter vector, as chapter
+                          07's FlatFusedLayer (``steps.py``'s ``flat-hybridized``)
+    without the flat layer  (words) the book's model with gluon's fused layers instead of
+                          its flat ones (``gluon-layers-hybridized``): its ratio to ``book``
+                          is below 1 by what the flat layer pays
     <VARIABLE>=<value>    the book with one environment variable set (``ENV_LEVERS``)
 
     OMP_NUM_THREADS=2 python benchmarks/levers.py [--baseline PATH] [--workloads ptb-seed]
@@ -50,14 +53,17 @@ def main():
     if args.baseline and not os.path.isdir(os.path.join(args.baseline, 'd2lrnn')):
         parser.error(f'--baseline {args.baseline}: no d2lrnn package there')
     base = ENV
-    variants = {'book': (base, 'fused-hybridized')}
-    if args.baseline:
-        variants['baseline'] = (dict(base, PYTHONPATH=os.path.abspath(args.baseline)),
-                                'fused-hybridized')
-    variants['flat parameters'] = (base, 'flat-hybridized')
-    for name, value in ENV_LEVERS:
-        variants[f'{name}={value}'] = (dict(base, **{name: value}), 'fused-hybridized')
     for workload in args.workloads:
+        variants = {'book': (base, 'fused-hybridized')}
+        if args.baseline:
+            variants['baseline'] = (dict(base, PYTHONPATH=os.path.abspath(args.baseline)),
+                                    'fused-hybridized')
+        if WORKLOADS[workload]['tied']:
+            variants['without the flat layer'] = (base, 'gluon-layers-hybridized')
+        else:
+            variants['flat layer'] = (base, 'flat-hybridized')
+        for name, value in ENV_LEVERS:
+            variants[f'{name}={value}'] = (dict(base, **{name: value}), 'fused-hybridized')
         warmup, steps = STEPS[workload]
         rounds = {label: [] for label in variants}
         for _ in range(args.rounds):

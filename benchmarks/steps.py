@@ -34,17 +34,19 @@ WORKLOADS = {  # the seed's PTB model, Zaremba's small one, d2l's character mode
     'char-d2l': dict(vocab=28, hiddens=256, layers=2, batch=32, steps=35, tied=False,
                      dropout=0.0, lr=1.0, clip=1.0),
 }
-# fused: the fused gluon.rnn layer, imperative; fused-hybridized: the book's default model
-# (RNNModel on characters, chapter 07's RegularizedRNNModel on words), hybridized;
-# flat-hybridized: RegularizedRNNModel whose layers each hold one flat parameter vector (a
-# lever measured by levers.py, not the book's model); scratch: the scratch model as taught
-# (chapters 02-03); fast: FastRNNLM (chapter 09)
-IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'flat-hybridized', 'scratch', 'fast', 'pytorch',
-                   'bare-loop')
+# fused: the book's default model, imperative: RNNModel (chapter 04's fused gluon.rnn layer)
+# on characters, RegularizedRNNModel (chapter 07's FlatFusedLayer per layer) on words;
+# fused-hybridized: the same, hybridized; flat-hybridized: RNNModel whose fused layer holds
+# one flat parameter vector (characters only); gluon-layers-hybridized: RegularizedRNNModel
+# with gluon's one-layer fused layers instead of its flat ones (words only): the two are
+# levers.py's measure of the flat layer; scratch: the scratch model as taught (chapters
+# 02-03); fast: FastRNNLM (chapter 09)
+IMPLEMENTATIONS = ('fused', 'fused-hybridized', 'flat-hybridized', 'gluon-layers-hybridized',
+                   'scratch', 'fast', 'pytorch', 'bare-loop')
 # bare-loop: the fused-hybridized model trained without train_step's per-step work around the
 # arithmetic (minibatches on the device beforehand, nothing read back or checked, one wait at
 # the end): the floor under the book's loop. Timed as a whole and divided by its steps.
-# d2lrnn.depth.NUM_GATES again: importing d2lrnn would load MXNet into the PyTorch process
+# d2lrnn.flat.NUM_GATES again: importing d2lrnn would load MXNet into the PyTorch process
 NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 SMOKE = dict(hiddens=8, batch=2, steps=5)
 
@@ -72,13 +74,13 @@ def batches(workload, count, seed=0):
 
 
 def flat_layers(model):
-    """Replace the fused layers of an ``RNNModel`` or a ``RegularizedRNNModel`` by layers that
-    keep their weights in one flat Parameter and call the ``RNN`` operator on it directly: what
-    gluon's layers cost by concatenating their arrays on every call and splitting the gradient
-    back. Same shapes, calls and state; initialised uniformly (speed only)."""
+    """Replace the fused gluon layer of an ``RNNModel`` by one that keeps its weights in one
+    flat Parameter and calls the ``RNN`` operator on it directly, as chapter 07's
+    ``FlatFusedLayer`` does for one layer: what gluon's layer costs by concatenating its
+    arrays on every call and splitting the gradient back. Same shapes, calls and state;
+    initialised uniformly (speed only)."""
     import mxnet as mx
     from mxnet import gluon, nd
-    from d2lrnn.regularization import RegularizedRNNModel
 
     class FlatLayer(gluon.HybridBlock):
         def __init__(self, mode, hidden, input_size, num_layers, **kwargs):
@@ -99,18 +101,11 @@ def flat_layers(model):
             return out[0], list(out[1:])
 
     mode = {'rnn': 'rnn_tanh', 'gru': 'gru', 'lstm': 'lstm'}[model.cell]
-    first = model.embed_size or model.vocab_size
-    with model.name_scope():
-        if isinstance(model, RegularizedRNNModel):  # one one-layer layer per layer
-            layers = gluon.nn.HybridSequential()
-            for index in range(model.num_layers):
-                layers.add(FlatLayer(mode, model.num_hiddens,
-                                     first if index == 0 else model.num_hiddens, 1))
-            model.rnn = layers
-        else:  # gluon refuses to change an attribute's type: register the child by hand
-            layer = FlatLayer(mode, model.num_hiddens, first, model.num_layers)
-            model.register_child(layer, 'rnn')
-            object.__setattr__(model, 'rnn', layer)
+    layer = FlatLayer(mode, model.num_hiddens, model.embed_size or model.vocab_size,
+                      model.num_layers, prefix=model.rnn.prefix)
+    # gluon refuses to change an attribute's type: register the child by hand
+    model.register_child(layer, 'rnn')
+    object.__setattr__(model, 'rnn', layer)
 
 
 def mxnet_step(workload, implementation, cell):
@@ -118,6 +113,7 @@ def mxnet_step(workload, implementation, cell):
     import d2lrnn  # noqa: F401  (before MXNet: the thread count and the instruction-set pins)
     import mxnet as mx
     from d2lrnn.fast import FastRNNLM
+    from d2lrnn.flat import with_gluon_layers
     from d2lrnn.models import RNNLMScratch, RNNModel
     from d2lrnn.regularization import RegularizedRNNModel
     from d2lrnn.scratch import make_scratch
@@ -142,7 +138,15 @@ def mxnet_step(workload, implementation, cell):
         else:
             model = RNNModel(cell, w['vocab'], w['hiddens'], w['layers'])
         if implementation == 'flat-hybridized':
+            if w['tied']:
+                raise SystemExit(f'the book\'s word model ({workload}) holds flat layers '
+                                 'already; gluon-layers-hybridized measures it without them')
             flat_layers(model)
+        elif implementation == 'gluon-layers-hybridized':
+            if not w['tied']:
+                raise SystemExit(f'RNNModel ({workload}) holds a gluon layer already; '
+                                 'flat-hybridized measures it with a flat one')
+            with_gluon_layers(model)
         model.initialize(mx.init.Xavier(), ctx=ctx)
         if implementation != 'fused':
             model.hybridize(static_alloc=True, static_shape=True)

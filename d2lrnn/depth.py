@@ -14,13 +14,12 @@ import mxnet as mx
 from mxnet import gluon
 
 from .checks import check_number
+from .flat import NUM_GATES
 from .regularization import RegularizedRNNModel
-
-NUM_GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}  # weight blocks per layer of each fused cell
 
 
 class ResidualLayer(gluon.HybridBlock):
-    """A fused one-layer ``gluon.rnn`` layer whose output is its output plus its input.
+    """A one-layer fused layer (``FlatFusedLayer``) whose output is its output plus its input.
 
     Taught in chapter 10; ``gluon.rnn.ResidualCell`` does this around a cell, this does it
     around a fused layer. ``(inputs (T, N, H), state) -> (outputs + inputs, new state)``.
@@ -59,7 +58,7 @@ class DeepRNNModel(RegularizedRNNModel):
         self.residual, self.forget_bias = bool(residual), forget_bias
         if forget_bias:
             for layer in self.rnn:
-                layer.l0_i2h_bias.init = mx.init.LSTMBias(forget_bias)
+                layer.set_bias_init('i2h_bias', mx.init.LSTMBias(forget_bias))
         if residual and num_layers > 1:
             layers = list(self.rnn)
             with self.name_scope():

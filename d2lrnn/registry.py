@@ -19,7 +19,7 @@ from .regularization import RegularizedRNNModel
 MODELS = {cls.__name__: cls for cls in (RNNModel, RegularizedRNNModel, DeepRNNModel)}
 # save_parameters names a fused layer's weights rnn._unfused.<layer>.* (MXNet 1.9's mapping
 # of the layer's own l<layer>_* names, which are matched too); RegularizedRNNModel keeps one
-# one-layer fused layer per layer: rnn.<layer>._unfused.0.*
+# FlatFusedLayer per layer: rnn.<layer>.flat
 _LAYER = re.compile(r'rnn\.(?:_unfused\.|l)?(\d+)')
 
 
@@ -107,7 +107,7 @@ def load_parameters_checked(model, path, ctx=None, config=None):
     difference, and the model is left untouched.
     """
     arrays = load_arrays(path)
-    # the names save_parameters writes, e.g. rnn._unfused.0.i2h_weight
+    # the names save_parameters writes, e.g. rnn._unfused.0.i2h_weight or rnn.0.flat
     expected = {name: p.shape for name, p in model._collect_params_with_prefix().items()}
     problems = config_differences(config, model_config(model)) if config else []
     problems += parameter_differences({name: a.shape for name, a in arrays.items()}, expected)

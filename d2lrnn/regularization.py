@@ -13,7 +13,8 @@ from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
 from .checks import check_rate
-from .models import FUSED_LAYERS, check_lm_args, check_sizes
+from .flat import FlatFusedLayer
+from .models import check_lm_args, check_sizes
 
 
 def sequence_dropout(inputs, rate, variational=False):
@@ -143,8 +144,8 @@ class RegularizedRNNModel(gluon.HybridBlock):
     """``RNNModel`` with dropout between layers, variational dropout and weight tying.
 
     Taught in chapter 07. Tokens (one-hot, or embedded when ``embed_size`` is given) go
-    through ``num_layers`` fused one-layer ``gluon.rnn`` layers and a ``Dense`` output
-    layer. ``dropout`` acts on the inputs of every layer and on the top layer's outputs, never
+    through ``num_layers`` one-layer ``FlatFusedLayer``s (each computes what a one-layer
+    ``gluon.rnn`` layer computes) and a ``Dense`` output layer. ``dropout`` acts on the inputs of every layer and on the top layer's outputs, never
     on the recurrent path; ``variational=True`` shares each sequence's mask over all time
     steps; ``embed_dropout`` drops whole words from the embedding; ``tie_weights=True`` makes
     the output layer reuse the embedding's weight (one Parameter; needs
@@ -175,10 +176,9 @@ class RegularizedRNNModel(gluon.HybridBlock):
             self.embedding = (WordDropoutEmbedding(vocab_size, embed_size, embed_dropout)
                               if embed_size else None)
             self.rnn = nn.HybridSequential()
-            extra = {'activation': 'tanh'} if cell == 'rnn' else {}
             for layer in range(num_layers):
                 input_size = (embed_size or vocab_size) if layer == 0 else num_hiddens
-                self.rnn.add(FUSED_LAYERS[cell](num_hiddens, 1, input_size=input_size, **extra))
+                self.rnn.add(FlatFusedLayer(cell, num_hiddens, input_size))
             # one stateless block, called before every layer and after the last one
             self.drop = nn.Dropout(dropout, axes=(0,) if variational else ()) if dropout else None
             shared = self.embedding.params if tie_weights else None

@@ -38,7 +38,7 @@ def epoch_seed(seed, epoch):
 
 def parameter_arrays(model):
     """Name -> NDArray of the model's parameters: gluon's structural names (as in the files
-    ``save_parameters`` writes, e.g. ``rnn.0._unfused.0.i2h_weight``) or ``param<i>`` in the
+    ``save_parameters`` writes, e.g. ``rnn.0.flat``) or ``param<i>`` in the
     order of a scratch model's ``params``.
 
     Taught in chapter 07.

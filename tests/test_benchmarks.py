@@ -92,3 +92,23 @@ def test_levers_refuses_a_baseline_without_the_package(tmp_path):
                           timeout=60)
     assert done.returncode == 2
     assert f'--baseline {tmp_path}: no d2lrnn package there' in done.stderr.splitlines()[-1]
+
+
+def steps_py(*args):
+    import subprocess
+    return subprocess.run([sys.executable, os.path.join(BENCHMARKS, 'steps.py'), *args,
+                           '--smoke', '--warmup', '1', '--steps', '2'],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize('workload, lever, other', [
+    ('ptb-small', 'gluon-layers-hybridized', 'flat-hybridized'),
+    ('char-d2l', 'flat-hybridized', 'gluon-layers-hybridized')])
+def test_the_flat_layer_lever_runs_where_it_applies_and_is_refused_elsewhere(workload, lever,
+                                                                              other):
+    done = steps_py(workload, lever)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)['seconds']) == 2
+    refused = steps_py(workload, other)
+    assert refused.returncode == 1
+    assert 'measures it with' in refused.stderr or 'measures it without' in refused.stderr

@@ -50,8 +50,8 @@ UNCLAIMED_SAVES = {
     '03': {'parity._fused_layout', 'parity._fused_params', 'parity._max_abs_diff',
            'parity._stack_state', 'parity._unstack_state'},
     '04': {'device.gpu_problem', 'models.FUSED_LAYERS'},
+    '07': {'flat.MODES', 'flat.NUM_GATES'},
     '09': {'fast.GATES', 'fast._unstack', 'parity._named'},
-    '10': {'depth.NUM_GATES'},
     '11': {'parallel.COMPRESSION', 'parallel.CONFIG_KEY', 'parallel.KVSTORES',
            'parallel.SCHEDULER_TIMEOUT'},
 }

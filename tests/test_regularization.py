@@ -11,7 +11,8 @@ from d2lrnn.models import RNNModel, count_params
 from d2lrnn.registry import build_model, load_parameters_checked, model_config
 from d2lrnn.regularization import (DropoutScratch, EmbeddingLMScratch, RegularizedRNNModel,
                                    WordDropoutEmbedding, sequence_dropout)
-from d2lrnn.parity import copy_scratch_to_fused
+from d2lrnn.flat import copy_fused_to_flat
+from d2lrnn.parity import copy_scratch_to_fused, fused_layer_like
 from d2lrnn.scratch import LSTMScratch
 from d2lrnn.training import train
 
@@ -81,17 +82,19 @@ def test_no_dropout_in_prediction_and_hybridized_model_agrees():
 
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
 def test_without_dropout_it_computes_what_rnn_model_computes(cell):
-    """One fused one-layer block per layer is the same function as one fused L-layer block."""
+    """One flat one-layer block per layer is the same function as one fused L-layer block."""
     ours = make(cell=cell, embed_size=5)
     d2lrnn.seed_everything(1)
     theirs = RNNModel(cell, V, H, L, embed_size=5)
     theirs.initialize(mx.init.Uniform(0.3))
     params = ours._collect_params_with_prefix()
     for name, param in theirs._collect_params_with_prefix().items():
-        if name.startswith('rnn._unfused.'):  # rnn._unfused.<l>.x -> rnn.<l>._unfused.0.x
-            layer, rest = name[len('rnn._unfused.'):].split('.', 1)
-            name = f'rnn.{layer}._unfused.0.{rest}'
-        params[name].set_data(param.data())
+        if name.startswith('rnn._unfused.'):  # rnn._unfused.<l>.<piece>: layer l's vector
+            layer, piece = name[len('rnn._unfused.'):].split('.', 1)
+            flat = ours.rnn[int(layer)]
+            flat.pieces(flat.flat.data())[piece][:] = param.data()
+        else:
+            params[name].set_data(param.data())
     state = [nd.random.normal(shape=(L, N, H)) for _ in theirs.begin_state(N)]
     logits_o, state_o = ours(tokens(), state)
     logits_t, state_t = theirs(tokens(), state)
@@ -218,10 +221,12 @@ def test_tied_scratch_lm_equals_the_tied_gluon_model():
     ours, theirs = scratch_lm(tie_weights=True), make(tie_weights=True)
     theirs.embedding.weight.set_data(ours.W_emb)
     theirs.dense.bias.set_data(ours.b_q)
-    for params, fused in zip(ours.body.layers, theirs.rnn):
+    for params, flat in zip(ours.body.layers, theirs.rnn):
         one_layer = LSTMScratch(H, H, 1)
         one_layer.layers = [params]
+        fused = fused_layer_like(one_layer)
         copy_scratch_to_fused(one_layer, fused)
+        copy_fused_to_flat(fused, flat)
     X, Y = tokens(1), tokens(2)
     state = [nd.random.normal(shape=(L, N, H)) for _ in range(2)]  # [H, C]
     results = []
