@@ -22,6 +22,10 @@ they run:
                    elsewhere)
 ``char-width``     LSTM and GRU at 128 units whatever the depth (equal width; the 2 x 128
                    LSTM is the same run as in ``char-params``: a run is its configuration)
+``char-combined``  the 4-layer LSTM of ``char-params`` with all three remedies of
+                   ``char-remedies`` at once (chapter 10, exercise 1)
+``char-projection`` the 4-layer residual LSTM whose first layer gets a residual connection
+                   too, through a learned projection of its input (chapter 10, exercise 2)
 
 Three seeds everywhere. Cut to fit six hours on two cores: the GRU on words. A word-level
 run takes 20-30 s per epoch and 10-20 epochs where a character-level one takes 7-10 s and
@@ -79,7 +83,8 @@ def run_config(setting, cell, num_layers, seed, num_hiddens=None, budget=None,
     tie = setting['tie_weights']
     if num_hiddens is None:
         num_hiddens = width_for_budget(budget, cell, setting['vocab_size'], num_layers,
-                                       setting.get('embed_size'), tie)
+                                       setting.get('embed_size'), tie,
+                                       model_options.get('input_projection', False))
     kwargs = dict(cell=cell, vocab_size=setting['vocab_size'], num_hiddens=num_hiddens,
                   num_layers=num_layers, embed_size=num_hiddens if tie else setting['embed_size'],
                   dropout=setting['dropout'], variational=False, embed_dropout=0.0,
@@ -114,6 +119,11 @@ PARTS = {
     'char-lr': [config for lr in (0.002, 0.008)
                 for config in grid(CHAR, ('lstm',), (1, 4), budget=CHAR_BUDGET, lr=lr)],
     'char-width': grid(CHAR, num_hiddens=128),  # its 2 x 128 LSTM is char-params' too
+    # chapter 10's exercises 1 and 2
+    'char-combined': grid(CHAR, ('lstm',), (4,), budget=CHAR_BUDGET, forget_bias=1.0,
+                          residual=True, dropout=0.2),
+    'char-projection': grid(CHAR, ('lstm',), (4,), budget=CHAR_BUDGET, residual=True,
+                            input_projection=True),
 }
 
 
