@@ -71,6 +71,9 @@ CORPUS_OPTIONS = [
                        help="token level (default: the corpus's own: word for ptb, else char)")),
     (['--max-tokens'], dict(type=POSITIVE_INT, metavar='N',
                             help='keep only the first N tokens of each split (quick runs)')),
+    (['--min-freq'], dict(type=POSITIVE_INT, metavar='N',
+                          help='tokens seen fewer than N times in the training split read as '
+                               '<unk> (default: keep every token)')),
 ]
 MODEL_OPTIONS = [
     (['--num-hiddens'], dict(type=POSITIVE_INT, metavar='H', help='hidden units per layer '

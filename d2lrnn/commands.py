@@ -33,7 +33,7 @@ DEVICES = ('auto', 'cpu', 'gpu')
 # the model's own options (its __init__'s defaults), with the command line's defaults for the
 # three that have none there; vocab_size comes from the corpus.
 SECTIONS = {
-    'corpus': dict(corpus=None, level=None, max_tokens=None),
+    'corpus': dict(corpus=None, level=None, max_tokens=None, min_freq=None),
     'model': dict({name: p.default for name, p in
                    inspect.signature(RegularizedRNNModel.__init__).parameters.items()
                    if name in option_names(RegularizedRNNModel) and name != 'vocab_size'},
@@ -43,9 +43,9 @@ SECTIONS = {
                      min_improvement=0.0, seed=0, device='auto',
                      kvstore='device', compression='none'),
 }
-# Further keys a config's corpus section may hold (chapter 10's studies); absent: the defaults
-# of text.load_corpus.
-CORPUS_SPLITS = ('valid_fraction', 'test_fraction', 'train_fraction')
+# Further keys a config's corpus section may hold (chapter 10's studies, --min-freq); absent:
+# the defaults of text.load_corpus.
+CORPUS_EXTRAS = ('valid_fraction', 'test_fraction', 'train_fraction', 'min_freq')
 DEFAULT_LR = {'sgd': 2.0, 'adam': 0.002}
 RESUMABLE = ('epochs', 'device', 'kvstore', 'compression')  # what a resumed run may change
 EVAL_BATCH_SIZE = 10  # rows of the validation and test minibatches, as in the seed
@@ -77,9 +77,9 @@ def pick_device(choice):
 def read_corpus(corpus):
     """The corpus a config's ``corpus`` section names; a ``UserError`` naming what is wrong."""
     try:
-        splits = {key: corpus[key] for key in CORPUS_SPLITS if key in corpus}
+        extras = {key: corpus[key] for key in CORPUS_EXTRAS if corpus.get(key) is not None}
         return load_corpus(corpus['name'], level=corpus['level'],
-                           max_tokens=corpus['max_tokens'], **splits)
+                           max_tokens=corpus['max_tokens'], **extras)
     except (ValueError, OSError, data.ChecksumError, data.CorpusUnavailableError) as err:
         raise UserError(f'corpus {corpus["name"]}: {err}') from None
 
@@ -94,7 +94,9 @@ def new_config(options, corpus):
     model_kwargs = dict(section('model'), vocab_size=len(corpus.vocab))
     return dict(model={'class': RegularizedRNNModel.__name__, 'kwargs': model_kwargs},
                 corpus=dict(name=options['corpus'], level=corpus.level,
-                            max_tokens=options.get('max_tokens')),
+                            max_tokens=options.get('max_tokens'),
+                            **({'min_freq': options['min_freq']}
+                               if options.get('min_freq') is not None else {})),
                 training=training)
 
 
@@ -245,7 +247,8 @@ def run_train(args):
             raise UserError(f'--out {args.out} already holds a run: continue it with --resume '
                             f'{args.out}, or choose another folder')
         corpus = read_corpus(dict(name=args.corpus, level=getattr(args, 'level', None),
-                                  max_tokens=getattr(args, 'max_tokens', None)))
+                                  max_tokens=getattr(args, 'max_tokens', None),
+                                  min_freq=getattr(args, 'min_freq', None)))
         config = new_config(vars(args), corpus)
     ctx = pick_device(config['training']['device'])
     out = args.resume or args.out

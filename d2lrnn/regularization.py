@@ -145,14 +145,14 @@ class RegularizedRNNModel(gluon.HybridBlock):
 
     Taught in chapter 07. Tokens (one-hot, or embedded when ``embed_size`` is given) go
     through ``num_layers`` one-layer ``FlatFusedLayer``s (each computes what a one-layer
-    ``gluon.rnn`` layer computes) and a ``Dense`` output layer. ``dropout`` acts on the inputs of every layer and on the top layer's outputs, never
-    on the recurrent path; ``variational=True`` shares each sequence's mask over all time
-    steps; ``embed_dropout`` drops whole words from the embedding; ``tie_weights=True`` makes
-    the output layer reuse the embedding's weight (one Parameter; needs
-    ``embed_size == num_hiddens``). ``model(X, state)`` with ``X`` (batch_size, num_steps)
-    returns logits (num_steps * batch_size, vocab_size) and the new state, whose layout
-    ([H] or [H, C], each (num_layers, batch_size, num_hiddens)) is ``RNNModel``'s.
-    Hybridizable.
+    ``gluon.rnn`` layer computes) and a ``Dense`` output layer. ``dropout`` acts on the
+    inputs of every layer and on the top layer's outputs, never on the recurrent path;
+    ``variational=True`` shares each sequence's mask over all time steps; ``embed_dropout``
+    drops whole words from the embedding; ``tie_weights=True`` makes the output layer reuse
+    the embedding's weight (one Parameter; needs ``embed_size == num_hiddens``).
+    ``model(X, state)`` with ``X`` (batch_size, num_steps) returns logits (num_steps *
+    batch_size, vocab_size) and the new state, whose layout ([H] or [H, C], each (num_layers,
+    batch_size, num_hiddens)) is ``RNNModel``'s. Hybridizable.
     """
 
     def __init__(self, cell, vocab_size, num_hiddens, num_layers=1, embed_size=None,

@@ -132,7 +132,8 @@ def row_from_folder(folder, config, started_version):
     history = read_json(os.path.join(folder, runs.STATE))['history']
     kwargs = config['model']['kwargs']
     parameters = param_count(kwargs['cell'], kwargs['vocab_size'], kwargs['num_hiddens'],
-                             kwargs['num_layers'], kwargs['embed_size'], kwargs['tie_weights'])
+                             kwargs['num_layers'], kwargs['embed_size'], kwargs['tie_weights'],
+                             kwargs.get('input_projection', False))
     return seal(dict(
         id=run_id(config), config=config, parameters=parameters, history=history,
         best_epoch=result['best_epoch'], best_val_ppl=result['best_val_ppl'],
@@ -185,7 +186,8 @@ def run_study(parts, results_path, runs_dir, names=None, ctx=None, log=print):
 def describe(config):
     """A short label of a run: cell, layers x width, the options that differ from defaults."""
     kwargs, training = config['model']['kwargs'], config['training']
-    extras = [f'{key}={kwargs[key]}' for key in ('dropout', 'residual', 'forget_bias')
+    extras = [f'{key}={kwargs[key]}' for key in ('dropout', 'residual', 'forget_bias',
+                                                 'input_projection', 'tie_weights', 'variational')
               if kwargs.get(key)]
     fraction = config['corpus'].get('train_fraction', 1)
     return (f'{config["corpus"]["name"]}{"" if fraction == 1 else f" x{fraction}"} '

@@ -30,9 +30,10 @@ they run:
 Three seeds everywhere. Cut to fit six hours on two cores: the GRU on words. A word-level
 run takes 20-30 s per epoch and 10-20 epochs where a character-level one takes 7-10 s and
 12-20, so the 24 word runs with both cells alone would have cost about three hours; the GRU
-against the LSTM and depth is measured on characters. ``python studies/depth.py`` trains what is missing (``--parts`` to
-choose), appending one row per run to ``studies/results/depth.jsonl``; run folders go to
-``studies/runs/depth/`` (not committed) so a killed run continues from its last epoch.
+against the LSTM and depth is measured on characters. ``python studies/depth.py`` trains what
+is missing (``--parts`` to choose), appending one row per run to
+``studies/results/depth.jsonl``; run folders go to ``studies/runs/depth/`` (not committed) so
+a killed run continues from its last epoch.
 ``FINISHED`` names the parts whose every run has a row: the tests check that they do.
 The study runs with oneDNN's full instruction set of the machine (1.5x faster here than the
 book's AVX2 pin); each row records the set, the thread count and the commit.

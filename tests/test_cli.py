@@ -275,3 +275,32 @@ def test_a_corpus_too_short_for_one_minibatch_is_refused_before_training(text_fi
     assert exit_info.value.code == 1 and err.count('\n') == 1
     assert f'corpus {text_file}: a list of ' in err and 'is shorter than one minibatch' in err
     assert not os.path.exists(tmp_path / 'run')
+
+
+def test_min_freq_reads_rare_tokens_as_unk_and_is_kept_for_resume(tmp_path, capsys):
+    """--min-freq builds the vocabulary from the tokens seen that often in the training split;
+    the run folder records it, a resumed run reads the same vocabulary, and a resume with
+    another --min-freq is refused naming it."""
+    words = ' '.join(['common'] * 300 + ['rare'] + ['other'] * 300) + '\n'
+    path = tmp_path / 'words.txt'
+    path.write_text(words * 3, encoding='utf-8')
+    outs = {}
+    for min_freq in (None, 4):  # 'rare' occurs 3 times, the others hundreds
+        out = outs[min_freq] = str(tmp_path / f'run-{min_freq}')
+        main(['train', '--corpus', str(path), '--level', 'word', '--out', out, *TINY]
+             + ([] if min_freq is None else ['--min-freq', str(min_freq)]))
+    with open(os.path.join(outs[4], 'config.json')) as f:
+        assert json.load(f)['corpus']['min_freq'] == 4
+    with open(os.path.join(outs[None], 'config.json')) as f:
+        assert 'min_freq' not in json.load(f)['corpus']  # configs without it are unchanged
+    vocabularies = {}
+    for min_freq, out in outs.items():
+        with open(os.path.join(out, 'vocab.json')) as f:
+            vocabularies[min_freq] = json.load(f)
+    assert 'rare' in json.dumps(vocabularies[None]) and 'rare' not in json.dumps(vocabularies[4])
+    main(['train', '--resume', outs[4], '--epochs', '2'])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--resume', outs[4], '--epochs', '3', '--min-freq', '5'])
+    assert exit_info.value.code == 1
+    assert '--min-freq: saved 4 vs now 5' in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The study runner (``d2lrnn.study``) and the committed results of ``studies/depth.py``."""
+"""The study runner (``d2lrnn.study``) and the committed results of ``studies/depth.py`` and
+``studies/ladder_isa.py``."""
 import copy
 import json
 import os
@@ -15,6 +16,7 @@ from d2lrnn.text import load_corpus
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 sys.path.insert(0, os.path.join(ROOT, 'studies'))
 import depth as depth_study  # noqa: E402
+import ladder_isa  # noqa: E402
 
 TIMING = ('seconds', 'tokens_per_s')
 
@@ -24,6 +26,15 @@ def test_stored_results_match_the_grid():
     and every part the study calls finished has all its rows."""
     rows = load_results(depth_study.RESULTS)
     check_results(depth_study.PARTS, rows, depth_study.FINISHED, depth_study.RESULTS)
+
+
+def test_ladder_isa_rows_match_its_grid():
+    """The same for chapter 07's ladder under every instruction set: twelve runs, one row each
+    once the study is marked finished, every row a run of the grid."""
+    parts = ladder_isa.parts()
+    assert len({run_id(config) for config in parts['ladder']}) == 12
+    check_results(parts, load_results(ladder_isa.RESULTS), ladder_isa.FINISHED,
+                  ladder_isa.RESULTS)
 
 
 def test_grid_names_each_run_once_and_sizes_to_the_budget():
