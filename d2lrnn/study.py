@@ -12,7 +12,7 @@ of the run it was in; once its row is written, the folder keeps only its record 
 file replaced atomically): ``row``'s fields, sealed by a digest so that a hand-edited row is
 caught. ``check_results`` compares a results file with the grid; ``seed_groups`` gathers the
 rows of runs that differ only in their seed; ``rank_separation`` says whether two such groups
-differ beyond their spread.
+differ beyond their spread, and ``seed_verdict`` says it in the words every chapter prints.
 """
 import hashlib
 import json
@@ -231,3 +231,15 @@ def rank_separation(values, baseline):
     if min(values) > max(baseline):
         return 1
     return 0
+
+
+SEED_VERDICTS = {-1: 'lower in every seed', 1: 'higher in every seed',
+                 0: 'within the seed spread'}
+
+
+def seed_verdict(values, baseline):
+    """``rank_separation`` in words: where ``values`` (one per seed) lie against ``baseline``'s.
+
+    Chapters 02, 03, 07, 08 and 10 print their seed comparisons with it.
+    """
+    return SEED_VERDICTS[rank_separation(values, baseline)]

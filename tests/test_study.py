@@ -9,8 +9,8 @@ import pytest
 
 from d2lrnn import runs
 from d2lrnn.commands import train_run
-from d2lrnn.study import (StudyError, check_results, load_results, rank_separation, run_id,
-                          run_study)
+from d2lrnn.study import (SEED_VERDICTS, StudyError, check_results, load_results, rank_separation,
+                          run_id, run_study, seed_verdict)
 from d2lrnn.text import load_corpus
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
@@ -135,3 +135,10 @@ def test_rank_separation_needs_the_ranges_apart():
     assert rank_separation([5.1], [5.1, 5.2]) == 0  # a tie is no separation
     with pytest.raises(ValueError, match='at least one value'):
         rank_separation([], [5.0])
+
+
+def test_seed_verdict_words_each_outcome_differently():
+    assert seed_verdict([4.8, 4.9, 5.0], [5.1, 5.2, 5.3]) == 'lower in every seed'
+    assert seed_verdict([5.4, 5.5], [5.1, 5.2, 5.3]) == 'higher in every seed'
+    assert seed_verdict([4.8, 5.2, 5.0], [5.1, 5.2, 5.3]) == 'within the seed spread'
+    assert len(set(SEED_VERDICTS.values())) == 3
