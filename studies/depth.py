@@ -74,7 +74,6 @@ WORD = dict(
 WARM_UP_EPOCHS = 3
 CHAR_BUDGET = param_count('lstm', CHAR['vocab_size'], 128, 2)
 WORD_BUDGET = param_count('lstm', WORD['vocab_size'], 200, 1, 200, tie_weights=True)
-FINISHED = ()
 
 
 def run_config(setting, cell, num_layers, seed, num_hiddens=None, budget=None,
@@ -126,6 +125,7 @@ PARTS = {
     'char-projection': grid(CHAR, ('lstm',), (4,), budget=CHAR_BUDGET, residual=True,
                             input_projection=True),
 }
+FINISHED = tuple(PARTS)  # every part has all its rows
 
 
 def main(argv=None):
