@@ -240,6 +240,6 @@ SEED_VERDICTS = {-1: 'lower in every seed', 1: 'higher in every seed',
 def seed_verdict(values, baseline):
     """``rank_separation`` in words: where ``values`` (one per seed) lie against ``baseline``'s.
 
-    Chapter 10 words its verdicts with it.
+    Chapters 02, 03, 07, 08 and 10 word their seed comparisons with it.
     """
     return SEED_VERDICTS[rank_separation(values, baseline)]

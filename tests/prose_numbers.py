@@ -14,10 +14,16 @@ them):
   three seeds), versions (Python 3.9, AVX-512), and values that appear as literals in the
   chapter's code (the hyperparameters it sets).
 
-A number that breaks them is reported with its chapter, its cell and its context.
+The README falls under the same rules, section by section: its numbers come from an output
+of any chapter, from a committed results file (``benchmarks/results``, ``studies/results``),
+or are a chapter's execution time as its stored notebook records it.
+
+A number that breaks them is reported with its chapter and cell (or README section) and its
+context.
 """
 import json
 import re
+from datetime import datetime
 
 NUMBER = re.compile(r'(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w])')
 CODE_LITERAL = re.compile(r'(?<![\w.])(\d+(?:_\d+)*)(\.\d+)?(?:e-?\d+)?(?![\w])')
@@ -28,9 +34,9 @@ REFERENCE = re.compile(r'(?:§|\b(?:chapters?|sections?|cells?|figures?|equation
                        r'(?:\s*(?:,|and|to|–|-)\s*\d+(?:\.\d+)*)*', re.I)
 LIST_MARKER = re.compile(r'^\s*(?:\d+\.(?=\s)|#+\s+\d+(?:\.\d+)*)', re.M)  # "1. ", "## 10.3"
 YEAR = re.compile(r'(?<![\d.,])(?:19|20)\d\d(?!\d|[.,]\d)')  # "2014," is a year, "2014.5" not
-VERSION = re.compile(r'\b(?:Python|MXNet|NumPy|PyTorch|CUDA|d2l|nbval|torch|numpy|mxnet|'
-                     r'oneDNN|Ubuntu|AVX-?|x86-|sm_)\s*v?\d+(?:\.\d+)*(?:\s*(?:–|-|to|and)\s*'
-                     r'\d+(?:\.\d+)*)?')
+VERSION = re.compile(r'\b(?:Python|python|MXNet|NumPy|PyTorch|CUDA|d2l|nbval|torch|numpy|'
+                     r'mxnet|matplotlib|pandas|scipy|oneDNN|Ubuntu|AVX-?|x86-|sm_)\s*v?\d+'
+                     r'(?:\.\d+)*(?:\s*(?:–|-|to|and)\s*\d+(?:\.\d+)*)?')
 CHAPTER_NAMED = re.compile(r'\bchapters?\s+((?:\d+(?:\s*(?:,|and|to|–|-)\s*)?)+)', re.I)
 DAGGER = '†'
 
@@ -90,6 +96,30 @@ def named_chapters(text):
     return names
 
 
+def unbacked_in_text(where, text, sources, literals=frozenset()):
+    """Problems of one piece of prose: each number in ``text`` that no number of ``sources``
+    backs, that is no literal of ``literals`` and that no rule exempts; ``where`` names it."""
+    for pattern in STRIP:
+        text = pattern.sub(' ', text)
+    for pattern in (REFERENCE, LIST_MARKER, YEAR, VERSION):
+        text = pattern.sub(' ', text)
+    problems = []
+    for match in NUMBER.finditer(text):
+        after = text[match.end():match.end() + 3]
+        if after.lstrip(' %x×').startswith(DAGGER):
+            continue
+        (value, decimals), = numbers_in(match.group(0))
+        percent = after.lstrip().startswith('%')
+        if decimals == 0 and value < 10 or value in literals or \
+                percent and round(value / 100, decimals + 2) in literals:
+            continue
+        if not backed(value, decimals, percent, sources):
+            context = text[max(0, match.start() - 40):match.end() + 20].replace('\n', ' ')
+            problems.append(f'{where}: {match.group(0)} is not in any output '
+                            f'(… {context.strip()} …)')
+    return problems
+
+
 def unbacked_numbers(name, notebook, others):
     """Problems of one chapter: ``name`` (e.g. '06_stacking_pitfalls'), its notebook, and
     ``others`` ({'05': notebook, ...}) for the chapters its prose names."""
@@ -104,23 +134,40 @@ def unbacked_numbers(name, notebook, others):
         for chapter in named_chapters(text):
             if chapter in others:
                 sources += [n for t in output_texts(others[chapter]) for n, _ in numbers_in(t)]
-        for pattern in STRIP:
-            text = pattern.sub(' ', text)
-        for pattern in (REFERENCE, LIST_MARKER, YEAR, VERSION):
-            text = pattern.sub(' ', text)
-        for match in NUMBER.finditer(text):
-            after = text[match.end():match.end() + 3]
-            if after.lstrip(' %x×').startswith(DAGGER):
-                continue
-            (value, decimals), = numbers_in(match.group(0))
-            percent = after.lstrip().startswith('%')
-            if decimals == 0 and value < 10 or value in literals or \
-                    percent and round(value / 100, decimals + 2) in literals:
-                continue
-            if not backed(value, decimals, percent, sources):
-                context = text[max(0, match.start() - 40):match.end() + 20].replace('\n', ' ')
-                problems.append(f'{name}, cell {index}: {match.group(0)} is not in any output '
-                                f'(… {context.strip()} …)')
+        problems += unbacked_in_text(f'{name}, cell {index}', text, sources, literals)
+    return problems
+
+
+def execution_seconds(notebook):
+    """Seconds from the start of a notebook's first code cell to the reply of its last, from
+    the timing nbclient stores in each cell's metadata (``make book`` keeps it); None if a
+    cell has none."""
+    code = [cell for cell in notebook['cells'] if cell['cell_type'] == 'code']
+    try:
+        start = code[0]['metadata']['execution']['iopub.execute_input']
+        end = code[-1]['metadata']['execution']['shell.execute_reply']
+    except (IndexError, KeyError):
+        return None
+    return (datetime.fromisoformat(end.rstrip('Z')) -
+            datetime.fromisoformat(start.rstrip('Z'))).total_seconds()
+
+
+def unbacked_readme_numbers(readme, notebooks, result_texts):
+    """Problems of the README, section by section (``## `` headings): its numbers must come
+    from an output of some chapter (``notebooks``: {'05': notebook, ...}), from a committed
+    results file (``result_texts``), or be a chapter's execution time (seconds, or the whole
+    book's in minutes), as stored in the notebooks."""
+    sources = [n for notebook in notebooks.values() for text in output_texts(notebook)
+               for n, _ in numbers_in(text)]
+    sources += [n for text in result_texts for n, _ in numbers_in(text)]
+    seconds = [execution_seconds(notebook) for notebook in notebooks.values()]
+    sources += [s for s in seconds if s is not None]
+    if all(s is not None for s in seconds):
+        sources += [sum(seconds), sum(seconds) / 60]
+    problems = []
+    for section in re.split(r'\n(?=## )', readme):
+        title = section.splitlines()[0].lstrip('# ').strip()
+        problems += unbacked_in_text(f'README, section "{title}"', section, sources)
     return problems
 
 

@@ -1,17 +1,21 @@
 """The prose of a chapter reports only numbers that its cells (or the chapters it names)
-produced; numbers from outside the book carry a dagger. Rules: ``tests/prose_numbers.py``."""
+produced, the README only numbers of the chapters or of committed results; numbers from
+outside the book carry a dagger. Rules: ``tests/prose_numbers.py``."""
 import copy
 import glob
 import os
 
 import pytest
 
-from prose_numbers import load, unbacked_numbers
+from prose_numbers import execution_seconds, load, unbacked_numbers, unbacked_readme_numbers
 
 CHAPTERS = {os.path.basename(path)[:2]: path
             for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), '..',
                                                       'chapters', '*.ipynb')))}
 CHECKED = tuple(CHAPTERS)
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+RESULT_FILES = sorted(glob.glob(os.path.join(ROOT, 'benchmarks', 'results', '*'))
+                      + glob.glob(os.path.join(ROOT, 'studies', 'results', '*')))
 
 
 def notebooks():
@@ -54,3 +58,36 @@ def test_a_decimal_at_the_start_of_a_line_is_a_number_and_a_year_may_end_a_claus
     problems = unbacked_numbers('fake', fake_chapter('the text\n9.37 at a line start', output),
                                 {})
     assert [p.split(':')[1].split(' is')[0].strip() for p in problems] == ['9.37']
+
+
+def test_readme_numbers_come_from_chapters_or_results():
+    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        readme = f.read()
+    results = []
+    for path in RESULT_FILES:
+        with open(path, encoding='utf-8') as f:
+            results.append(f.read())
+    problems = unbacked_readme_numbers(readme, notebooks(), results)
+    assert not problems, '\n'.join(problems)
+
+
+def timed_chapter(output, start, end):
+    chapter = fake_chapter('', output)
+    chapter['cells'][0]['metadata'] = {'execution': {'iopub.execute_input': start,
+                                                     'shell.execute_reply': end}}
+    return chapter
+
+
+def test_readme_numbers_may_come_from_results_and_stored_times():
+    chapter = timed_chapter('validation 98.712\n', '2026-11-28T01:21:30.720650Z',
+                            '2026-11-28T01:27:28.934074Z')
+    assert execution_seconds(chapter) == pytest.approx(358.213424)
+    readme = ('# d2lrnn\n\nIntro, Python 3.8–3.13, python3.12.\n\n## Performance\n\n'
+              'Validation 98.7, 3,352 tokens/s; the chapter ran 358 s (6.0 minutes), '
+              'the paper 114.5†.\n')
+    assert unbacked_readme_numbers(readme, {'02': chapter}, ['{"tokens_per_s": 3352.4}']) == []
+    problems = unbacked_readme_numbers(readme.replace('3,352', '3,353'), {'02': chapter},
+                                       ['{"tokens_per_s": 3352.4}'])
+    assert len(problems) == 1
+    assert problems[0].startswith('README, section "Performance": 3,353 is not in any output')
+    assert len(unbacked_readme_numbers(readme, {'02': fake_chapter('', 'x\n')}, [])) == 4
