@@ -15,15 +15,16 @@ them):
   chapter's code (the hyperparameters it sets).
 
 The README falls under the same rules, section by section: its numbers come from an output
-of any chapter, from a committed results file (``benchmarks/results``, ``studies/results``),
-or are a chapter's execution time as its stored notebook records it.
+of any chapter or from a committed results file (``benchmarks/results``, ``studies/results``;
+the chapters' times of a ``make book`` run are one). Speeds and times change from run to run,
+so the prose never types them in: a chapter writes them into its text from a cell or points to
+the output that shows them, and the README quotes a committed results file.
 
 A number that breaks them is reported with its chapter and cell (or README section) and its
 context.
 """
 import json
 import re
-from datetime import datetime
 
 NUMBER = re.compile(r'(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w])')
 CODE_LITERAL = re.compile(r'(?<![\w.])(\d+(?:_\d+)*)(\.\d+)?(?:e-?\d+)?(?![\w])')
@@ -138,32 +139,13 @@ def unbacked_numbers(name, notebook, others):
     return problems
 
 
-def execution_seconds(notebook):
-    """Seconds from the start of a notebook's first code cell to the reply of its last, from
-    the timing nbclient stores in each cell's metadata (``make book`` keeps it); None if a
-    cell has none."""
-    code = [cell for cell in notebook['cells'] if cell['cell_type'] == 'code']
-    try:
-        start = code[0]['metadata']['execution']['iopub.execute_input']
-        end = code[-1]['metadata']['execution']['shell.execute_reply']
-    except (IndexError, KeyError):
-        return None
-    return (datetime.fromisoformat(end.rstrip('Z')) -
-            datetime.fromisoformat(start.rstrip('Z'))).total_seconds()
-
-
 def unbacked_readme_numbers(readme, notebooks, result_texts):
     """Problems of the README, section by section (``## `` headings): its numbers must come
-    from an output of some chapter (``notebooks``: {'05': notebook, ...}), from a committed
-    results file (``result_texts``), or be a chapter's execution time (seconds, or the whole
-    book's in minutes), as stored in the notebooks."""
+    from an output of some chapter (``notebooks``: {'05': notebook, ...}) or from a committed
+    results file (``result_texts``)."""
     sources = [n for notebook in notebooks.values() for text in output_texts(notebook)
                for n, _ in numbers_in(text)]
     sources += [n for text in result_texts for n, _ in numbers_in(text)]
-    seconds = [execution_seconds(notebook) for notebook in notebooks.values()]
-    sources += [s for s in seconds if s is not None]
-    if all(s is not None for s in seconds):
-        sources += [sum(seconds), sum(seconds) / 60]
     problems = []
     for section in re.split(r'\n(?=## )', readme):
         title = section.splitlines()[0].lstrip('# ').strip()

@@ -2,7 +2,8 @@
 
 Run by `make book`. Each chapter runs in a fresh kernel with D2LRNN_QUICK unset and the
 thread count fixed by the Makefile, so the stored outputs are what a reader reproduces.
-Executed notebooks go to build/notebooks/ and back into chapters/, HTML to build/html/.
+Executed notebooks go to build/notebooks/ and back into chapters/, HTML to build/html/, the
+per-chapter times to build/book-times.txt (the README quotes a copy in benchmarks/results/).
 """
 import glob
 import os
@@ -56,10 +57,14 @@ def main(patterns):
         with open(os.path.join(ROOT, 'build', 'html', name[:-len('.ipynb')] + '.html'),
                   'w', encoding='utf-8') as f:
             f.write(html)
-    print('\nper-chapter times')
-    for name, seconds in times:
-        print(f'  {name:<40} {seconds:7.1f} s')
-    print(f'  {"total":<40} {sum(s for _, s in times):7.1f} s')
+    total = sum(s for _, s in times)
+    report = [f'make book, {time.strftime("%Y-%m-%d", time.gmtime())}: seconds per chapter '
+              f'(read, execute, write, HTML), OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS")}']
+    report += [f'  {name:<40} {seconds:7.1f} s' for name, seconds in times]
+    report += [f'  {"total":<40} {total:7.1f} s = {total / 60:.1f} min']
+    print('\n' + '\n'.join(report))
+    with open(os.path.join(ROOT, 'build', 'book-times.txt'), 'w', encoding='utf-8') as f:
+        f.write('\n'.join(report) + '\n')
 
 
 if __name__ == '__main__':
