@@ -22,7 +22,8 @@ It trains with the book's loop, ``d2lrnn.training.train``, and chapter 07's
 kept and measured on the test set) and prints one JSON object per line: the configuration
 first, then one per epoch (``epoch``, ``lr``, ``train_ppl``, ``val_ppl``, ``tokens_per_s``,
 ``seconds``), then the result (``best_epoch``, ``best_val_ppl``, ``test_ppl``,
-``stopped_early``, ``epochs``, ``seconds``). With ``--out DIR`` every epoch is committed to
+``stopped_early``, ``epochs``, ``median_tokens_per_s`` over the epochs, and the ``seconds`` and
+``minutes`` this process trained and tested). With ``--out DIR`` every epoch is committed to
 the run folder ``DIR`` (``d2lrnn/runs.py``) and ``--resume`` continues from it. A benchmark,
 not a test: run it by hand, e.g.
 
@@ -39,6 +40,7 @@ pace (training and validation).
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -163,7 +165,9 @@ def main():
                   stopped_early=schedule.stopped_early, epochs=schedule.epoch)
     if args.out:
         runs.save_result(args.out, result)
-    emit(dict(result, seconds=time.time() - start))
+    seconds = time.time() - start
+    speed = statistics.median(record['tokens_per_s'] for record in schedule.history)
+    emit(dict(result, median_tokens_per_s=speed, seconds=seconds, minutes=seconds / 60))
 
 
 if __name__ == '__main__':

@@ -66,7 +66,8 @@ def test_a_bad_group_is_refused_naming_the_valid_ones(monkeypatch, capsys):
 
 def test_ptb_seed_preset_prints_its_settings_a_projection_and_the_result():
     """``ptb.py --preset seed`` on the first 2,000 tokens: the seed's recipe in per-token units,
-    the instruction set it ran with, one projection line after the first epoch."""
+    the instruction set it ran with, one projection line after the first epoch, and a result
+    with the median speed over the epochs and the time in seconds and minutes."""
     import subprocess
     done = subprocess.run(
         [sys.executable, os.path.join(BENCHMARKS, 'ptb.py'), '--preset', 'seed',
@@ -83,6 +84,9 @@ def test_ptb_seed_preset_prints_its_settings_a_projection_and_the_result():
     assert kinds == ['epoch', 'projection', 'epoch', 'best_epoch']
     projection = records[2]['projection']
     assert projection['epochs'] == 2 and projection['hours'] >= 0
+    result, speeds = records[-1], [records[1]['tokens_per_s'], records[3]['tokens_per_s']]
+    assert result['median_tokens_per_s'] == pytest.approx(sum(speeds) / 2)
+    assert result['minutes'] == pytest.approx(result['seconds'] / 60)
 
 
 def test_levers_refuses_a_baseline_without_the_package(tmp_path):
